@@ -1,0 +1,221 @@
+"""The append-only timeline of a run: every fault, observation and automation event, in order.
+
+A run *records* into a ``Timeline``; policies *judge* it afterwards as pure functions. Offsets
+(``t``) are seconds since the run started, read from a monotonic clock. The time scale of the run
+travels with the timeline, so a stored timeline can be judged again with the same bounds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+JsonScalar = str | int | float | bool | None
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    t: float = Field(description="seconds since the run started (monotonic)")
+
+
+class PhaseEntry(_Entry):
+    """The run entered a phase: setup, steady_state, inject, observe, heal, verify, teardown."""
+
+    kind: Literal["phase"] = "phase"
+    phase: str
+
+
+class FaultEntry(_Entry):
+    """A fault was injected into, or healed from, a dependency edge or a service."""
+
+    kind: Literal["fault"] = "fault"
+    action: Literal["inject", "heal"]
+    fault_id: str = Field(description="unique per fault of a scenario, e.g. 'f1-partition'")
+    fault_type: str
+    target: str = Field(description="the edge ('worker->payments') or service it acts on")
+    detail: dict[str, JsonScalar] = Field(default_factory=dict)
+
+
+class EventEntry(_Entry):
+    """A structured event the system under test reported (automation actions, business events)."""
+
+    kind: Literal["event"] = "event"
+    action: str
+    service: str = ""
+    trigger: str | None = None
+    expected_outcome: str | None = None
+    actual_outcome: str | None = None
+    duration_ms: float | None = None
+    correlation_id: str | None = None
+    sut_ts: str | None = Field(default=None, description="the SUT's own timestamp, as sent")
+    source: Literal["http", "stdout"] = "stdout"
+    attributes: dict[str, JsonScalar] = Field(default_factory=dict)
+
+
+class EscalationEntry(_Entry):
+    """An escalation to a human reached the harness's escalation sink."""
+
+    kind: Literal["escalation"] = "escalation"
+    summary: str
+    severity: str | None = None
+    runbook_url: str | None = None
+    service: str = ""
+    source_format: Literal["generic", "alertmanager"] = "generic"
+
+
+class ProbeEntry(_Entry):
+    """One sample of a steady-state probe."""
+
+    kind: Literal["probe"] = "probe"
+    probe: str
+    ok: bool
+    phase: str = ""
+    status: int | None = None
+    latency_ms: float | None = None
+    detail: str = ""
+
+
+class RequestEntry(_Entry):
+    """One request the harness's workload sent to the system under test, and what came back."""
+
+    kind: Literal["request"] = "request"
+    method: str
+    url: str
+    status: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    idempotency_key: str | None = None
+
+
+Entry = Annotated[
+    PhaseEntry | FaultEntry | EventEntry | EscalationEntry | ProbeEntry | RequestEntry,
+    Field(discriminator="kind"),
+]
+_ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
+
+E = TypeVar("E", PhaseEntry, FaultEntry, EventEntry, EscalationEntry, ProbeEntry, RequestEntry)
+
+
+class FaultWindow(BaseModel):
+    """When one fault was active: from its inject entry to its heal entry (None: never healed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    inject: FaultEntry
+    heal: FaultEntry | None
+
+    @property
+    def start(self) -> float:
+        """Offset of the injection."""
+        return self.inject.t
+
+    @property
+    def end(self) -> float | None:
+        """Offset of the heal, or None if the timeline has none."""
+        return self.heal.t if self.heal else None
+
+
+class Timeline:
+    """Append-only, thread-safe record of a run. Read it through ``entries`` (a snapshot)."""
+
+    def __init__(
+        self,
+        time_scale: float = 1.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        started_at: datetime | None = None,
+        entries: Sequence[Entry] = (),
+    ) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time scale must be positive, got {time_scale}")
+        self.time_scale = time_scale
+        self.started_at = started_at or datetime.now(UTC)
+        self._monotonic = monotonic
+        self._origin = monotonic()
+        self._lock = threading.Lock()
+        self._entries: list[Entry] = list(entries)
+
+    def now(self) -> float:
+        """Seconds since the run started."""
+        return self._monotonic() - self._origin
+
+    def append(self, entry: Entry) -> Entry:
+        """Record one entry; entries are kept in the order they were appended."""
+        with self._lock:
+            self._entries.append(entry)
+        return entry
+
+    def scaled(self, seconds: float) -> float:
+        """A duration as the scenario states it, scaled to this run."""
+        return seconds * self.time_scale
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """A snapshot of every entry so far, sorted by offset (stable for equal offsets)."""
+        with self._lock:
+            return tuple(sorted(self._entries, key=lambda e: e.t))
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def of(self, kind: type[E]) -> tuple[E, ...]:
+        """Every entry of one type, in time order."""
+        return tuple(e for e in self.entries if isinstance(e, kind))
+
+    def events(self, action: str | None = None, *, prefix: str | None = None) -> tuple[EventEntry, ...]:
+        """Events, optionally only those with this exact action or action prefix."""
+        return tuple(
+            e
+            for e in self.of(EventEntry)
+            if (action is None or e.action == action)
+            and (prefix is None or e.action.startswith(prefix))
+        )
+
+    def fault_windows(self) -> tuple[FaultWindow, ...]:
+        """Each injected fault paired with its heal, in injection order."""
+        heals = {e.fault_id: e for e in self.of(FaultEntry) if e.action == "heal"}
+        return tuple(
+            FaultWindow(inject=e, heal=heals.get(e.fault_id))
+            for e in self.of(FaultEntry)
+            if e.action == "inject"
+        )
+
+    def end(self) -> float:
+        """Offset of the last entry (0.0 for an empty timeline)."""
+        entries = self.entries
+        return entries[-1].t if entries else 0.0
+
+    def to_json(self) -> str:
+        """Serialise the timeline (scale, start time and entries) as JSON."""
+        doc = {
+            "time_scale": self.time_scale,
+            "started_at": self.started_at.isoformat(),
+            "entries": _ENTRIES.dump_python(list(self.entries), mode="json"),
+        }
+        return json.dumps(doc, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Timeline:
+        """Rebuild a stored timeline, to judge it again."""
+        doc = json.loads(text)
+        return cls(
+            float(doc["time_scale"]),
+            started_at=datetime.fromisoformat(doc["started_at"]),
+            entries=_ENTRIES.validate_python(doc["entries"]),
+        )
+
+    def write(self, path: Path) -> None:
+        """Write the timeline as JSON to ``path``."""
+        path.write_text(self.to_json(), encoding="utf-8")
