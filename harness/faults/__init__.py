@@ -1,0 +1,1 @@
+"""Fault drivers: the code that injects and heals network and process faults."""
