@@ -1,0 +1,158 @@
+"""From a path or a name to a validated scenario and the system it runs against.
+
+Everything that can be checked without touching anything is checked here, before a run starts:
+the scenario's format, the system file, that every edge the scenario breaks is one the system
+declares, and that every endpoint a URL names exists. Each problem names file, line and field.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import Problem, ScenarioError
+from harness.scenario import Scenario, load_scenario
+from harness.system import SystemSpec, load_system
+from harness.yamlsource import Loc, locate, read_yaml
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scenario ready to run: validated, with its system resolved."""
+
+    path: Path
+    scenario: Scenario
+    system_path: Path
+    system: SystemSpec
+
+
+def resolve_scenarios(spec: str, scenarios_dir: Path) -> list[Path]:
+    """``all``, a scenario name (looked up in ``scenarios_dir``) or a path, to scenario files."""
+    if spec == "all":
+        found = sorted(p for s in SUFFIXES for p in scenarios_dir.glob(f"*{s}"))
+        if not found:
+            raise ScenarioError(what=f"no scenario files in {scenarios_dir}", where=spec)
+        return found
+    path = Path(spec)
+    if path.suffix in SUFFIXES or path.exists():
+        if not path.is_file():
+            raise ScenarioError(what="no such scenario file", where=spec)
+        return [path]
+    for suffix in SUFFIXES:
+        candidate = scenarios_dir / f"{spec}{suffix}"
+        if candidate.is_file():
+            return [candidate]
+    known = sorted(p.stem for s in SUFFIXES for p in scenarios_dir.glob(f"*{s}"))
+    raise ScenarioError(
+        what=f"no scenario called {spec!r} in {scenarios_dir}",
+        expected=f"a path, 'all', or one of: {', '.join(known) or '(none)'}",
+        hint="pass a path to a .yaml file, or set the harness_scenarios_dir ini option",
+    )
+
+
+def prepare(path: Path, default_system: Path | None) -> Prepared:
+    """Load the scenario and its system, and cross-check them."""
+    scenario = load_scenario(path)
+    if scenario.system:
+        system_path = (path.parent / scenario.system).resolve()
+    elif default_system is not None:
+        system_path = default_system.resolve()
+    else:
+        raise ScenarioError(
+            what="the scenario names no system to run against",
+            where=str(path),
+            hint="add 'system: path/to/system.yaml' to the scenario, or pass --system",
+        )
+    if not system_path.is_file():
+        data = read_yaml(path)
+        raise ScenarioError(
+            what="system file not found",
+            where=str(path),
+            problems=(locate(path, data, ("system",), f"no such file: {system_path}"),),
+        )
+    system = load_system(system_path)
+    problems = cross_check(path, scenario, system)
+    if problems:
+        raise ScenarioError(what="the scenario does not fit its system", problems=problems)
+    return Prepared(path=path, scenario=scenario, system_path=system_path, system=system)
+
+
+def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Problem, ...]:
+    """Problems where the scenario names an edge or endpoint the system lacks."""
+    found: list[tuple[Loc, str]] = []
+    edges = system.edge_names()
+    for i, fault in enumerate(scenario.faults):
+        edge = getattr(fault, "edge", None)
+        if edge is not None and edge not in edges:
+            found.append(
+                (("faults", i, "edge"), f"the system has no edge {edge!r}; it has: {edges}")
+            )
+    urls: list[tuple[Loc, str]] = [
+        (("steady_state", i, "http", "url"), p.http.url)
+        for i, p in enumerate(scenario.steady_state)
+    ]
+    if scenario.workload:
+        urls.append((("workload", "url"), scenario.workload.url))
+    for loc, url in urls:
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(url)]
+        except ValueError as exc:  # a lone '{' or '}': the URL could never be expanded
+            found.append((loc, f"not a URL template: {exc}; write a literal brace as {{{{ or }}}}"))
+            continue
+        for name in names:
+            if name is not None and name not in system.endpoints:
+                found.append(
+                    (
+                        loc,
+                        f"unknown endpoint {{{name}}}; the system has: {sorted(system.endpoints)}",
+                    )
+                )
+    if not found:
+        return ()
+    data = read_yaml(path)
+    return tuple(locate(path, data, loc, msg) for loc, msg in found)
+
+
+def plan(prepared: Prepared, time_scale: float) -> list[str]:
+    """The timeline a run would follow, as lines a person reads; nothing is touched."""
+    from harness.clock import format_offset
+    from harness.durations import render_duration
+
+    s = prepared.scenario
+
+    def scaled(seconds: float) -> float:
+        return seconds * time_scale
+
+    lines = [
+        f"scenario {s.name} on {prepared.system.name} ({prepared.system_path})",
+        f"time scale {time_scale:g}: every duration below is scaled; bounds as stated",
+        "00:00.0 start the system; wait for health and steady state "
+        f"({', '.join(p.name for p in s.steady_state)})",
+    ]
+    if s.workload:
+        lines.append(
+            f"00:00.0 workload {s.workload.method} {s.workload.url} at {s.workload.rate:g}/s"
+        )
+    start = scaled(s.warmup)
+    for fault_id, fault in zip(s.fault_ids(), s.faults, strict=True):
+        at, until = start + scaled(fault.at), start + scaled(fault.at + fault.duration)
+        where = getattr(fault, "edge", "")
+        lines.append(
+            f"{format_offset(at)} inject {fault_id} ({fault.type} {where}) "
+            f"for {render_duration(scaled(fault.duration))}"
+        )
+        lines.append(f"{format_offset(until)} heal {fault_id}")
+    end = start + scaled(s.inject_span() + s.settle_time())
+    lines.append(f"{format_offset(end)} verify steady state; stop the system")
+    for e in s.expectations:
+        within = getattr(e, "within", None)
+        bound = (
+            f" within {render_duration(within)} (scaled {render_duration(scaled(within))})"
+            if within is not None
+            else ""
+        )
+        lines.append(f"expect {e.policy}{bound}")
+    return lines

@@ -1,0 +1,135 @@
+"""The system under test as a target declares it: services, dependency edges, endpoints.
+
+A system file (``system.yaml``) lists the services to start (in order), how to tell each is
+healthy, the dependency edges a scenario may break (each realised as a Toxiproxy proxy), and the
+endpoint names scenarios use in URLs. Strings may hold placeholders that the target expands:
+``{port}`` (the service's own port), ``{python}``, ``{dir}`` (the system file's folder),
+``{addr:NAME}`` (a service's address) and ``{edge:A->B}`` (the proxy address of an edge).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from harness.durations import Duration
+from harness.yamlsource import Loc, load_model
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([^{}]+))?\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class HealthCheck(_Model):
+    """How to tell a service is up: an HTTP path answering 2xx, or an open TCP port."""
+
+    http: str | None = Field(default=None, description="path answering 2xx, e.g. /health")
+    tcp: bool = False
+    timeout: Duration = Field(default=20.0, description="how long start-up may take; not scaled")
+
+
+class Service(_Model):
+    """One process of the system under test."""
+
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    health: HealthCheck | None = None
+
+
+class EdgeSpec(_Model):
+    """A dependency edge: ``from_`` reaches ``to`` through a Toxiproxy proxy."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+    @property
+    def name(self) -> str:
+        """The edge as scenarios write it, ``client->dependency``."""
+        return f"{self.from_}->{self.to}"
+
+
+class AutomationSwitch(_Model):
+    """The environment variable that turns the automation off for drills."""
+
+    env: str
+    off: str
+
+
+class Automation(_Model):
+    """Which service is the automation, and how to switch it off."""
+
+    service: str
+    switch: AutomationSwitch | None = None
+
+
+class SystemSpec(_Model):
+    """A system under test, as the process target runs it."""
+
+    name: str
+    description: str = ""
+    services: dict[str, Service] = Field(min_length=1)
+    edges: list[EdgeSpec] = Field(default_factory=list)
+    endpoints: dict[str, str] = Field(default_factory=dict)
+    automation: Automation | None = None
+
+    # field validators, so a problem is located at 'edges:' or 'automation:', not at line 1
+    @field_validator("edges")
+    @classmethod
+    def _edges_exist(cls, edges: list[EdgeSpec], info: ValidationInfo) -> list[EdgeSpec]:
+        services = info.data.get("services", {})  # absent if the services were invalid
+        for edge in edges if services else ():
+            for end in (edge.from_, edge.to):
+                if end not in services:
+                    raise ValueError(f"edge {edge.name} names an unknown service {end!r}")
+        return edges
+
+    @field_validator("automation")
+    @classmethod
+    def _automation_exists(cls, auto: Automation | None, info: ValidationInfo) -> Automation | None:
+        services = info.data.get("services", {})
+        if auto and services and auto.service not in services:
+            raise ValueError(f"automation service {auto.service!r} is not a service")
+        return auto
+
+    def edge_names(self) -> list[str]:
+        """Every declared edge, ``client->dependency``."""
+        return [e.name for e in self.edges]
+
+
+def load_system(path: Path) -> SystemSpec:
+    """Load a system file; raise ScenarioError naming file, line and field."""
+    spec: SystemSpec = load_model(path, SystemSpec, _placeholder_check)
+    return spec
+
+
+_KNOWN = {"port", "python", "dir", "addr", "edge"}
+
+
+def _placeholder_check(spec: Any) -> list[tuple[Loc, str]]:
+    assert isinstance(spec, SystemSpec)
+    problems: list[tuple[Loc, str]] = []
+    edges, services = set(spec.edge_names()), set(spec.services)
+
+    def check(loc: Loc, text: str) -> None:
+        for match in PLACEHOLDER.finditer(text):
+            name, arg = match.group(1), (match.group(2) or "").replace(" ", "")
+            if name not in _KNOWN:
+                problems.append((loc, f"unknown placeholder {match.group(0)}"))
+            elif name == "edge" and arg not in edges:
+                problems.append((loc, f"{match.group(0)}: no such edge; declared: {sorted(edges)}"))
+            elif name == "addr" and arg not in services:
+                problems.append((loc, f"{match.group(0)}: no such service"))
+
+    for svc_name, svc in spec.services.items():
+        for i, arg in enumerate(svc.command):
+            check(("services", svc_name, "command", i), arg)
+        for key, value in svc.env.items():
+            check(("services", svc_name, "env", key), value)
+    for key, value in spec.endpoints.items():
+        check(("endpoints", key), value)
+    return problems

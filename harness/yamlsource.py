@@ -1,0 +1,188 @@
+"""Load YAML into pydantic models, locating every problem at FILE:LINE:COLUMN and a field path.
+
+YAML 1.2 through ruamel.yaml's round-trip loader: ``off`` stays a string, duplicate keys are
+errors, and every mapping and sequence keeps the line and column of its items, so a pydantic
+error's ``loc`` maps back to where the user typed the value.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from harness.errors import Problem, ScenarioError
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+ExtraCheck = Callable[[Any], list[tuple[Loc, str]]]
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file; raise ScenarioError at the line of a syntax error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(
+            what=f"cannot read the file: {exc.strerror or exc}",
+            where=str(path),
+            hint="check the path; scenario names are looked up in the scenarios directory",
+        ) from exc
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise _single(path, line, col, "", f"YAML syntax: {message}") from exc
+    except YAMLError as exc:
+        raise _single(path, 1, 1, "", f"YAML syntax: {exc}") from exc
+
+
+def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None) -> M:
+    """Read ``path`` and validate it as ``model``; every problem is reported, located."""
+    data = read_yaml(path)
+    if not isinstance(data, CommentedMap):
+        kind = (
+            "an empty file"
+            if data is None
+            else "a list"
+            if isinstance(data, list)
+            else "a single value"
+        )
+        raise _single(path, 1, 1, "", f"expected a mapping of fields at the top, found {kind}")
+    try:
+        value = model.model_validate(data)
+    except ValidationError as exc:
+        names, tags = _schema_names(model)
+        problems = [_problem(path, data, err, names, tags) for err in exc.errors()]
+        raise ScenarioError(
+            what="invalid file", where=str(path), problems=tuple(sorted(problems, key=_order))
+        ) from None
+    if extra_check:
+        found = [locate(path, data, loc, msg) for loc, msg in extra_check(value)]
+        if found:
+            raise ScenarioError(
+                what="invalid file", where=str(path), problems=tuple(sorted(found, key=_order))
+            )
+    return value
+
+
+def locate(path: Path, data: Any, loc: Loc, message: str) -> Problem:
+    """A Problem at the YAML position of ``loc`` (the nearest existing parent if it is absent)."""
+    line, col, parts = _walk(data, loc)
+    return Problem(path, line, col, _render(parts), message)
+
+
+def _single(path: Path, line: int, col: int, field: str, message: str) -> ScenarioError:
+    return ScenarioError(
+        what="invalid file", where=str(path), problems=(Problem(path, line, col, field, message),)
+    )
+
+
+def _order(p: Problem) -> tuple[int, int, str]:
+    return (p.line, p.column, p.field)
+
+
+def _walk(
+    data: Any, loc: Loc, tags: frozenset[str] = frozenset()
+) -> tuple[int, int, list[str | int]]:
+    """Follow ``loc`` through the YAML nodes; skip the union tags pydantic puts in ``loc``.
+
+    ``tags`` names the discriminator fields: ``latency`` in ``faults.1.latency.at`` is the tag
+    of the item whose ``type`` is ``latency``, even though that item also has a ``latency`` field.
+    """
+    node, line, col = data, 1, 1
+    parts: list[str | int] = []
+    tagged: Any = None  # the node whose tag was skipped: its next key is a field
+    for i, key in enumerate(loc):
+        last = i == len(loc) - 1
+        if (
+            isinstance(node, CommentedMap)
+            and node is not tagged
+            and any(node.get(t) == key for t in tags)
+        ):
+            if last:
+                break  # an error about the whole tagged item
+            tagged = node
+            continue
+        if isinstance(node, CommentedMap) and key in node:
+            line, col = node.lc.key(key)[0] + 1, node.lc.key(key)[1] + 1
+            node = node[key]
+            parts.append(key)
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+            line, col = node.lc.item(key)[0] + 1, node.lc.item(key)[1] + 1
+            node = node[key]
+            parts.append(key)
+        elif isinstance(node, CommentedMap) and not last:
+            continue  # a discriminator tag ('partition' in faults.0.partition.edge)
+        elif isinstance(node, CommentedMap):
+            line, col = node.lc.line + 1, node.lc.col + 1
+            parts.append(key)  # a missing field
+            break
+        else:
+            break  # a union member ('int' in status.int): no place in the file, not a field
+    return line, col, parts
+
+
+def _render(parts: Iterable[str | int]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problem(
+    path: Path, data: Any, err: ErrorDetails, names: set[str], tags: frozenset[str]
+) -> Problem:
+    loc = tuple(err["loc"])
+    if err["type"] == "union_tag_invalid":  # point at the 'type:' key, not the whole item
+        loc += (str((err.get("ctx") or {}).get("discriminator", "")).strip("'"),)
+    line, col, parts = _walk(data, loc, tags)
+    return Problem(path, line, col, _render(parts), _message(err, parts, names))
+
+
+def _message(err: ErrorDetails, parts: list[str | int], names: set[str]) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        guess = difflib.get_close_matches(str(parts[-1]) if parts else "", sorted(names), n=1)
+        return "unknown field" + (f"; did you mean '{guess[0]}'?" if guess else "")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown value {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        field = str(ctx.get("discriminator", "type")).strip("'")
+        return f"'{field}' is missing; it decides which other fields apply"
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _schema_names(model: type[BaseModel]) -> tuple[set[str], frozenset[str]]:
+    """Field names (by alias) for did-you-mean, and the discriminator fields of tagged unions."""
+    names: set[str] = set()
+    tags: set[str] = set()
+
+    def visit(schema: Any) -> None:
+        if isinstance(schema, dict):
+            props = schema.get("properties")
+            if isinstance(props, dict):
+                names.update(props)
+            tag = schema.get("discriminator")
+            if isinstance(tag, dict) and isinstance(tag.get("propertyName"), str):
+                tags.add(tag["propertyName"])
+            for value in schema.values():
+                visit(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                visit(value)
+
+    visit(model.model_json_schema(by_alias=True))
+    return names, frozenset(tags)
