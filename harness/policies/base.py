@@ -1,0 +1,111 @@
+"""Verdicts and the policy registry.
+
+A policy is a pure function of an expectation and a finished timeline. It returns one of three
+verdicts: *passed*; *failed* (the system broke the promise); *broken* (the timeline cannot tell:
+the fault never started, the automation never said a word). Every verdict carries the timeline
+entries that prove it, so a report can show the evidence and not only the conclusion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.clock import format_offset
+from harness.durations import render_duration
+from harness.timeline import Entry, Timeline
+
+
+class Status(StrEnum):
+    """Outcome of one policy check."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    BROKEN = "broken"
+
+
+class Verdict(BaseModel):
+    """What a policy concluded, in one line, with the entries that prove it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: str
+    status: Status
+    summary: str
+    bound: float | None = None
+    scaled_bound: float | None = None
+    evidence: tuple[Entry, ...] = ()
+
+    def render(self) -> str:
+        """``policy: summary`` followed by the evidence, one timeline entry per line."""
+        lines = [f"{self.policy}: {self.summary}"]
+        lines += [f"    {describe(e)}" for e in self.evidence]
+        return "\n".join(lines)
+
+
+Check = Callable[[Any, Timeline], Verdict]
+POLICIES: dict[str, Check] = {}
+C = TypeVar("C", bound=Check)
+
+
+def policy(name: str) -> Callable[[C], C]:
+    """Register ``check`` as the policy called ``name`` (the ``policy:`` key of an expectation)."""
+
+    def register(check: C) -> C:
+        POLICIES[name] = check
+        return check
+
+    return register
+
+
+def judge(expectations: Sequence[Any], timeline: Timeline) -> list[Verdict]:
+    """Check every expectation against the timeline, in order."""
+    import harness.policies.builtin  # noqa: F401  (registers the built-in policies)
+
+    verdicts = []
+    for expectation in expectations:
+        check = POLICIES.get(expectation.policy)
+        if check is None:
+            verdicts.append(
+                Verdict(
+                    policy=expectation.policy,
+                    status=Status.BROKEN,
+                    summary=f"no policy called {expectation.policy!r} is installed",
+                )
+            )
+            continue
+        verdicts.append(check(expectation, timeline))
+    return verdicts
+
+
+def bound_text(seconds: float, timeline: Timeline) -> str:
+    """``30s (scaled 1.5s)``: the bound as the scenario states it and as this run measured it."""
+    if timeline.time_scale == 1.0:
+        return render_duration(seconds)
+    return f"{render_duration(seconds)} (scaled {render_duration(timeline.scaled(seconds))})"
+
+
+def describe(entry: Entry) -> str:
+    """One timeline entry as a human reads it: ``00:05.2 event workflow.pause (controller)``."""
+    at = format_offset(entry.t)
+    match entry.kind:
+        case "fault":
+            return f"{at} fault {entry.action} {entry.fault_type} {entry.target}"
+        case "event":
+            extra = f": {entry.trigger}" if entry.trigger else ""
+            corr = f" [{entry.correlation_id}]" if entry.correlation_id else ""
+            return f"{at} event {entry.action} ({entry.service}){corr}{extra}"
+        case "probe":
+            state = "ok" if entry.ok else f"FAILED {entry.detail}".rstrip()
+            return f"{at} probe {entry.probe} {state}"
+        case "request":
+            result = entry.status if entry.status is not None else entry.error
+            return f"{at} request {entry.method} {entry.url} -> {result}"
+        case "escalation":
+            return f"{at} escalation {entry.severity or '-'} {entry.summary}"
+        case "phase":
+            return f"{at} phase {entry.phase}"
+    return f"{at} {entry.kind}"

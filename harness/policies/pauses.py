@@ -1,0 +1,149 @@
+"""The ``pauses`` policy: the automation pauses the workflow soon after a fault starts.
+
+For each fault window, the first ``pause_action`` event in ``[inject, inject + within]`` (scaled)
+keeps the promise, and so does a pause already in force at the inject (an earlier, overlapping
+fault paused the workflow and nothing resumed it). Any ``failure_actions`` event from the inject
+to the heal (or the end of the timeline) breaks it. The helpers above ``check`` serve every
+built-in policy.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from harness.clock import format_offset
+from harness.policies.base import Status, Verdict, bound_text, policy
+from harness.scenario import PausesExpectation
+from harness.timeline import Entry, EventEntry, FaultWindow, Timeline
+
+SHOWN = 3  # failures quoted as evidence; the summary counts all of them
+
+
+def elapsed(seconds: float) -> str:
+    """A real time between two entries: ``0.4s``, ``12.3s``, or ``40ms`` below a tenth."""
+    return f"{seconds:.1f}s" if round(seconds, 2) >= 0.1 else f"{seconds * 1000:.0f}ms"
+
+
+def verdict(
+    name: str, within: float, timeline: Timeline, status: Status, text: str, *proof: Entry | None
+) -> Verdict:
+    """A verdict of policy ``name``: its bound, stated and scaled; ``proof`` as evidence."""
+    evidence: list[Entry] = []
+    for entry in proof:
+        if entry is not None and entry not in evidence:
+            evidence.append(entry)
+    evidence.sort(key=lambda e: e.t)  # each once, in time order
+    scaled = timeline.scaled(within)
+    return Verdict(
+        policy=name,
+        status=status,
+        summary=text,
+        bound=within,
+        scaled_bound=scaled,
+        evidence=tuple(evidence),
+    )
+
+
+def pause_in_force(timeline: Timeline, at: float, pause: str, resume: str) -> EventEntry | None:
+    """The ``pause`` event still in force at offset ``at`` (no ``resume`` since), or None."""
+    held: EventEntry | None = None
+    for event in timeline.events():
+        if event.t > at:
+            break
+        if event.action in (pause, resume):
+            held = event if event.action == pause else None
+    return held
+
+
+def last_automation_event(timeline: Timeline, until: float, *actions: str) -> EventEntry | None:
+    """The last event by ``until`` of a service that emitted ``actions`` or automation.start."""
+    events = timeline.events()
+    services = {e.service for e in events if e.action in (*actions, "automation.start")}
+    return next((e for e in reversed(events) if e.t <= until and e.service in services), None)
+
+
+def _failures_text(failures: Sequence[EventEntry]) -> str:
+    """``4 order.failed during the fault (first at 00:06.1: payments unreachable)``."""
+    counts = ", ".join(f"{n} {a}" for a, n in Counter(e.action for e in failures).items())
+    reason = failures[0].trigger or failures[0].actual_outcome
+    first = format_offset(failures[0].t) + (f": {reason}" if reason else "")
+    return f"{counts} during the fault (first at {first})"
+
+
+def _find_pause(
+    exp: PausesExpectation, timeline: Timeline, window: FaultWindow, deadline: float
+) -> tuple[EventEntry | None, EventEntry | None]:
+    """The pause that keeps the promise (in time, or in force at the inject), and a late one."""
+    pauses = [e for e in timeline.events(exp.pause_action) if e.t >= window.start]
+    pause = next((e for e in pauses if e.t <= deadline), None)
+    if pause is None and exp.pause_action.endswith(".pause"):
+        pause = pause_in_force(timeline, window.start, exp.pause_action, _resume(exp))
+    fault_end = timeline.end() if window.end is None else window.end
+    return pause, next((e for e in pauses if deadline < e.t <= fault_end), None)
+
+
+def _failures(exp: PausesExpectation, timeline: Timeline, window: FaultWindow) -> list[EventEntry]:
+    """The failure events from the inject to the heal (or to the end of the timeline)."""
+    end = timeline.end() if window.end is None else window.end
+    failures = (e for e in timeline.events() if e.action in exp.failure_actions)
+    return [e for e in failures if window.start <= e.t <= end]
+
+
+def _resume(exp: PausesExpectation) -> str:
+    """The action that ends the pause: ``workflow.pause`` -> ``workflow.resume``."""
+    return exp.pause_action.removesuffix(".pause") + ".resume"
+
+
+def _judge_window(exp: PausesExpectation, timeline: Timeline, window: FaultWindow) -> Verdict:
+    """Judge one fault window: a pause in time, and no failure while the fault lasts."""
+    start, deadline = window.start, window.start + timeline.scaled(exp.within)
+    failures = _failures(exp, timeline, window)
+    pause, late = _find_pause(exp, timeline, window, deadline)
+    name = f"{window.inject.fault_type} {window.inject.target} at {format_offset(start)}"
+    bound = bound_text(exp.within, timeline)
+    if pause is not None:
+        when = "in force at" if pause.t < start else f"{elapsed(pause.t - start)} after"
+        kept = f"{exp.pause_action} {when} {name} (bound {bound})"
+        if failures:
+            text = f"{kept}, but {_failures_text(failures)}"
+            proof: list[Entry | None] = [window.inject, pause, *failures[:SHOWN]]
+            return verdict("pauses", exp.within, timeline, Status.FAILED, text, *proof)
+        quiet = f"; no {' or '.join(exp.failure_actions)} during the fault"
+        text = kept + quiet if exp.failure_actions else kept
+        return verdict("pauses", exp.within, timeline, Status.PASSED, text, window.inject, pause)
+    if not failures and timeline.end() < deadline:  # a pause may yet have come
+        ends = f"the timeline ends at {format_offset(timeline.end())}"
+        text = f"{ends}, before {bound} after {name}: cannot tell"
+        return verdict("pauses", exp.within, timeline, Status.BROKEN, text, window.inject)
+    last = last_automation_event(timeline, deadline, exp.pause_action, _resume(exp))
+    parts = [
+        f"{exp.pause_action} came {elapsed(late.t - start)} after {name}, later than {bound}"
+        if late
+        else f"no {exp.pause_action} within {bound} after {name}",
+        *([_failures_text(failures)] if failures else []),
+        f"last automation event: {last.action} at {format_offset(last.t)}"
+        if last
+        else "the automation emitted no event before then",
+    ]
+    proof = [window.inject, late, *failures[:SHOWN], last]
+    return verdict("pauses", exp.within, timeline, Status.FAILED, "; ".join(parts), *proof)
+
+
+@policy("pauses")
+def check(exp: PausesExpectation, timeline: Timeline) -> Verdict:
+    """Judge whether every fault was met by a timely pause, with no work failing during it."""
+    windows = timeline.fault_windows()
+    if not windows:
+        text = "no fault was injected: nothing to pause for"
+        return verdict("pauses", exp.within, timeline, Status.BROKEN, text)
+    if not timeline.events():
+        text = "the automation never emitted an event: cannot tell"
+        return verdict("pauses", exp.within, timeline, Status.BROKEN, text, windows[0].inject)
+    verdicts = [_judge_window(exp, timeline, w) for w in windows]
+    bad = next((v for v in verdicts if v.status is not Status.PASSED), None)
+    if bad is not None or len(verdicts) == 1:
+        return bad or verdicts[0]
+    text = f"{len(verdicts)} faults checked: " + " | ".join(v.summary for v in verdicts)
+    proof = [e for v in verdicts for e in v.evidence]
+    return verdict("pauses", exp.within, timeline, Status.PASSED, text, *proof)
