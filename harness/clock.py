@@ -78,19 +78,3 @@ def format_offset(seconds: float) -> str:
     if hours >= 1:
         return f"{sign}{int(hours):02d}:{int(minutes):02d}:{secs:04.1f}"
     return f"{sign}{int(minutes):02d}:{secs:04.1f}"
-
-
-def format_duration(seconds: float) -> str:
-    """Render a duration compactly as a scenario would write it: ``5m``, ``1m30s``, ``1.5s``, ``250ms``."""
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    parts = []
-    if hours:
-        parts.append(f"{hours}h")
-    if minutes:
-        parts.append(f"{minutes}m")
-    if secs or not parts:
-        parts.append(f"{secs:g}s" if secs == int(secs) else f"{secs:.1f}s")
-    return "".join(parts)

@@ -53,7 +53,9 @@ class Problem:
     def render(self) -> str:
         """Render as ``FILE:LINE:COLUMN: field.path: message`` (the compiler convention)."""
         where = f"{self.path}:{self.line}:{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 @dataclass(eq=False)

@@ -174,7 +174,9 @@ class Timeline:
         """Every entry of one type, in time order."""
         return tuple(e for e in self.entries if isinstance(e, kind))
 
-    def events(self, action: str | None = None, *, prefix: str | None = None) -> tuple[EventEntry, ...]:
+    def events(
+        self, action: str | None = None, *, prefix: str | None = None
+    ) -> tuple[EventEntry, ...]:
         """Events, optionally only those with this exact action or action prefix."""
         return tuple(
             e

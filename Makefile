@@ -1,0 +1,71 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both install what they need
+# (Python dependencies into .venv, a pinned Toxiproxy server, Redis from Debian) and are quick
+# the second time.
+
+# The one place the Toxiproxy version is pinned.
+TOXIPROXY_VERSION := 2.12.0
+TOXIPROXY_MODULE  := github.com/Shopify/toxiproxy/v2
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TIME_SCALE ?= 0.1
+
+.PHONY: demo test lint deps python toxiproxy redis clean help
+
+help:
+	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
+	@echo "make test   set everything up and run the linters and the test suite"
+
+deps: python toxiproxy redis
+
+python: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	@echo ">> Python environment in $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+toxiproxy: $(BIN)/toxiproxy-server
+$(BIN)/toxiproxy-server: Makefile
+	@echo ">> Toxiproxy $(TOXIPROXY_VERSION) (go install) into $(BIN)"
+	@mkdir -p $(VENV)/gobin
+	@GOBIN=$(CURDIR)/$(VENV)/gobin go install \
+	  -ldflags "-X $(TOXIPROXY_MODULE).Version=$(TOXIPROXY_VERSION)" \
+	  $(TOXIPROXY_MODULE)/cmd/server@v$(TOXIPROXY_VERSION)
+	@GOBIN=$(CURDIR)/$(VENV)/gobin go install \
+	  -ldflags "-X $(TOXIPROXY_MODULE).Version=$(TOXIPROXY_VERSION)" \
+	  $(TOXIPROXY_MODULE)/cmd/cli@v$(TOXIPROXY_VERSION)
+	@mkdir -p $(BIN)
+	@cp $(VENV)/gobin/server $(BIN)/toxiproxy-server
+	@cp $(VENV)/gobin/cli $(BIN)/toxiproxy-cli
+	@$(BIN)/toxiproxy-server -version
+
+redis:
+	@command -v redis-server >/dev/null || { \
+	  echo ">> redis-server (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	@redis-server --version | cut -d' ' -f1-3
+
+demo: deps
+	@echo ">> Demo game day: payments-partition against the reference system (time scale $(TIME_SCALE))"
+	@$(BIN)/harness run payments-partition --time-scale $(TIME_SCALE)
+	@echo ">> The same scenario against a defective automation (DEFECT=no-pause): it must fail"
+	@$(BIN)/harness run payments-partition --time-scale $(TIME_SCALE) --sut-env DEFECT=no-pause; \
+	  code=$$?; if [ $$code -eq 1 ]; then echo ">> as expected, the broken promise was caught"; \
+	  else echo ">> unexpected exit code $$code"; exit 1; fi
+
+lint: python
+	@echo ">> ruff and mypy"
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+test: deps lint
+	@echo ">> tests"
+	@$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) reports/runs .mypy_cache .ruff_cache

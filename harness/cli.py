@@ -1,0 +1,225 @@
+"""The ``harness`` command: validate, schema, plan, run and cleanup.
+
+A thin front end over the same runner as the pytest plugin. Exit codes: 0 all passed (or valid),
+1 a policy failed (or a file is invalid), 2 usage (click's convention), 3 the harness could not
+tell (broken).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import HarnessError, ScenarioError
+
+_console = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+PASSED, FAILED, USAGE, BROKEN = 0, 1, 2, 3
+_STYLE = {"passed": "green", "failed": "bold red", "broken": "yellow"}
+
+
+@click.group()
+@click.version_option(package_name="chaos-policy-harness")
+def main() -> None:
+    """Prove that an operations automation keeps its promises when things break."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--system",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="system file for scenarios that name none",
+)
+def validate(files: tuple[Path, ...], system: Path | None) -> None:
+    """Check scenario files; print every problem as FILE:LINE:COLUMN: field: message."""
+    from harness.prepare import prepare
+    from harness.scenario import load_scenario
+
+    bad = 0
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+            if scenario.system or system:
+                prepare(path, system)
+        except ScenarioError as exc:
+            bad += 1
+            click.echo(exc.render(), err=False)
+            continue
+        click.echo(f"{path}: ok ({scenario.name})")
+    sys.exit(1 if bad else 0)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format (for editor completion)."""
+    from harness.scenario import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _run_options(func: click.decorators.FC) -> click.decorators.FC:
+    options = [
+        click.option(
+            "--time-scale",
+            type=click.FloatRange(min=0, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="multiply every duration the harness waits for or checks",
+        ),
+        click.option(
+            "--sut-env",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="environment for the system under test (repeatable)",
+        ),
+        click.option(
+            "--system",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="system file for scenarios that name none",
+        ),
+        click.option(
+            "--scenarios-dir",
+            type=click.Path(path_type=Path),
+            default=Path("scenarios"),
+            show_default=True,
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True)
+@_run_options
+def plan(
+    scenarios: tuple[str, ...],
+    time_scale: float,
+    sut_env: tuple[str, ...],
+    system: Path | None,
+    scenarios_dir: Path,
+) -> None:
+    """Validate scenarios and print what a run would inject when; touch nothing."""
+    from harness.prepare import plan as make_plan
+    from harness.prepare import prepare
+
+    for path in _resolve(scenarios, scenarios_dir):
+        try:
+            lines = make_plan(prepare(path, system), time_scale)
+        except HarnessError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(1)
+        click.echo("\n".join(lines) + "\n")
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True)
+@_run_options
+@click.option("--keep-env", is_flag=True, help="heal every fault but leave the system running")
+@click.option(
+    "--toxiproxy",
+    "toxiproxy_url",
+    default=None,
+    metavar="URL",
+    help="use this Toxiproxy server instead of starting a private one",
+)
+@click.option(
+    "--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+def run(
+    scenarios: tuple[str, ...],
+    time_scale: float,
+    sut_env: tuple[str, ...],
+    system: Path | None,
+    scenarios_dir: Path,
+    keep_env: bool,
+    toxiproxy_url: str | None,
+    reports_dir: Path,
+) -> None:
+    """Run scenarios and print their verdicts and where the results are."""
+    from harness.policies import Status
+    from harness.prepare import prepare
+    from harness.runner import Runner, RunOptions
+
+    env = _parse_env(sut_env)
+    runner = Runner(
+        RunOptions(
+            time_scale=time_scale,
+            sut_env=env,
+            keep_env=keep_env,
+            toxiproxy_url=toxiproxy_url,
+            reports_dir=reports_dir,
+        )
+    )
+    worst = 0
+    for path in _resolve(scenarios, scenarios_dir):
+        try:
+            result = runner.run(prepare(path, system))
+        except HarnessError as exc:
+            _err.print(f"[yellow]broken[/]: {path}", highlight=False)
+            click.echo(exc.render(), err=True)
+            worst = BROKEN
+            continue
+        table = Table(title=f"{result.run_id} (time scale {time_scale:g})", title_justify="left")
+        table.add_column("policy")
+        table.add_column("verdict")
+        table.add_column("finding", overflow="fold")
+        for v in result.verdicts:
+            table.add_row(v.policy, f"[{_STYLE[v.status]}]{v.status}[/]", v.summary)
+            if v.status == Status.FAILED:
+                worst = max(worst, FAILED)
+            elif v.status == Status.BROKEN:
+                worst = BROKEN
+        _console.print(table)
+        _console.print(f"results: {result.run_dir}\n", markup=False)
+    sys.exit(worst)
+
+
+def _resolve(specs: tuple[str, ...], scenarios_dir: Path) -> list[Path]:
+    from harness.prepare import resolve_scenarios
+
+    try:
+        return [p for spec in specs for p in resolve_scenarios(spec, scenarios_dir)]
+    except HarnessError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(USAGE)
+
+
+def _parse_env(items: tuple[str, ...]) -> dict[str, str]:
+    for item in items:
+        if "=" not in item:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--sut-env")
+    return dict(item.split("=", 1) for item in items)
+
+
+@main.command()
+@click.option(
+    "--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+def cleanup(reports_dir: Path) -> None:
+    """Remove what killed or kept runs left behind: their processes and Toxiproxy proxies."""
+    from harness.cleanup import reap, unfinished_runs
+
+    runs = unfinished_runs(reports_dir)
+    if not runs:
+        click.echo("nothing to clean up")
+    failed = False
+    for path, record in runs:
+        done = reap(path, record)
+        click.echo(
+            f"{done.run_id}: removed {len(done.proxies)} proxies, "
+            f"stopped {len(done.processes)} processes {' '.join(done.processes)}".rstrip()
+        )
+        for problem in done.problems:
+            failed = True
+            click.echo(f"  {problem}", err=True)
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,58 @@
+"""What a fault driver is: inject a fault, get back a handle whose ``heal`` undoes it.
+
+Every injection is a scoped pair. The runner pushes each handle's ``heal`` onto one ExitStack,
+so a fault is healed at its scheduled time, and again (idempotently) if the run fails, is
+interrupted, or is terminated.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.faults.toxiproxy import ToxiproxyClient
+from harness.timeline import JsonScalar
+
+
+@dataclass(frozen=True)
+class FaultContext:
+    """What a driver may use: the Toxiproxy client, edge-to-proxy names, the time scale."""
+
+    toxiproxy: ToxiproxyClient
+    proxy_for: Callable[[str], str]
+    time_scale: float
+    run_id: str
+
+    def scaled(self, seconds: float) -> float:
+        """A duration from the scenario, scaled to this run."""
+        return seconds * self.time_scale
+
+
+@dataclass
+class Injected:
+    """An active fault. ``heal`` runs its undo once; later calls do nothing."""
+
+    target: str
+    undo: Callable[[], None]
+    detail: Mapping[str, JsonScalar] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    healed: bool = False
+
+    def heal(self) -> bool:
+        """Undo the fault if still active; return True if this call healed it."""
+        with self._lock:
+            if self.healed:
+                return False
+            self.undo()
+            self.healed = True
+            return True
+
+
+class FaultDriver(Protocol):
+    """Injects one type of fault."""
+
+    def inject(self, fault: Any, fault_id: str) -> Injected:
+        """Start the fault now and return the handle that heals it."""
+        ...

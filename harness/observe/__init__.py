@@ -1,0 +1,1 @@
+"""What the harness observes of the system under test: events, probes, workload answers."""

@@ -1,0 +1,223 @@
+"""The event collector: automation events and escalations, by HTTP or as JSON lines on stdout.
+
+The system under test reports each automation action as a JSON object (see the contract in
+docs/architecture.md). It may POST them to ``/events`` (one object or an array) or print them as
+JSON lines on stdout; both land on the timeline the same way. Escalations are POSTed to
+``/escalations`` as a generic JSON body or in Alertmanager's webhook format. Bodies that are too
+large or malformed are refused with a 4xx and counted, and the sink keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from harness.timeline import EscalationEntry, EventEntry, JsonScalar, Timeline
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1 << 20
+_EVENT_FIELDS = {"action", "service", "trigger", "expected_outcome", "actual_outcome"}
+_KNOWN = _EVENT_FIELDS | {"duration_ms", "correlation_id", "ts"}
+
+
+class RejectedPayload(ValueError):
+    """A payload that is not an event or escalation; the sink answers 400 and carries on."""
+
+
+def parse_event(
+    obj: Any, *, t: float, source: Literal["http", "stdout"], service: str = ""
+) -> EventEntry:
+    """Turn one event object into a timeline entry; raise RejectedPayload if it is not one."""
+    if not isinstance(obj, dict):
+        raise RejectedPayload(f"an event must be a JSON object, got {type(obj).__name__}")
+    action = obj.get("action")
+    if not isinstance(action, str) or not action:
+        raise RejectedPayload("an event needs a non-empty string 'action'")
+    text = {k: _text(obj.get(k)) for k in _EVENT_FIELDS - {"action"}}
+    duration = obj.get("duration_ms")
+    return EventEntry(
+        t=t,
+        action=action,
+        service=text["service"] or service,
+        trigger=text["trigger"],
+        expected_outcome=text["expected_outcome"],
+        actual_outcome=text["actual_outcome"],
+        duration_ms=float(duration) if isinstance(duration, int | float) else None,
+        correlation_id=_text(obj.get("correlation_id")),
+        sut_ts=_text(obj.get("ts")),
+        source=source,
+        attributes={k: v for k, v in obj.items() if k not in _KNOWN and _scalar(v)},
+    )
+
+
+def parse_escalations(obj: Any, *, t: float) -> list[EscalationEntry]:
+    """Escalations from a generic body or an Alertmanager webhook (one per alert)."""
+    if not isinstance(obj, dict):
+        raise RejectedPayload("an escalation must be a JSON object")
+    if isinstance(obj.get("alerts"), list):  # Alertmanager webhook format
+        out = []
+        for alert in obj["alerts"]:
+            labels = _mapping(alert, "labels")
+            notes = _mapping(alert, "annotations")
+            out.append(
+                EscalationEntry(
+                    t=t,
+                    summary=_text(notes.get("summary")) or _text(labels.get("alertname")) or "",
+                    severity=_text(labels.get("severity")),
+                    runbook_url=_text(notes.get("runbook_url")),
+                    service=_text(labels.get("service")) or "",
+                    source_format="alertmanager",
+                )
+            )
+        return out
+    summary = _text(obj.get("summary"))
+    if not summary:
+        raise RejectedPayload("an escalation needs a 'summary'")
+    return [
+        EscalationEntry(
+            t=t,
+            summary=summary,
+            severity=_text(obj.get("severity")),
+            runbook_url=_text(obj.get("runbook_url") or obj.get("runbook")),
+            service=_text(obj.get("service")) or "",
+        )
+    ]
+
+
+def _mapping(obj: Any, key: str) -> dict[str, Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+class Collector:
+    """HTTP sinks for events and escalations on loopback, feeding one timeline."""
+
+    def __init__(self, timeline: Timeline, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.timeline = timeline
+        self.rejected = 0
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="harness-collector", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the sinks."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def events_url(self) -> str:
+        """Where the SUT POSTs automation events (HARNESS_EVENTS_URL)."""
+        return f"{self.base_url}/events"
+
+    @property
+    def escalation_url(self) -> str:
+        """Where the SUT POSTs escalations (HARNESS_ESCALATION_URL)."""
+        return f"{self.base_url}/escalations"
+
+    def __enter__(self) -> Collector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving; idempotent."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def ingest_line(self, service: str, line: str) -> bool:
+        """Record a stdout line if it is a JSON event; return False for anything else (a log)."""
+        text = line.strip()
+        if not text.startswith("{"):
+            return False
+        try:
+            entry = parse_event(
+                json.loads(text), t=self.timeline.now(), source="stdout", service=service
+            )
+        except (ValueError, RejectedPayload):
+            return False
+        self.timeline.append(entry)
+        return True
+
+    def ingest_body(self, path: str, body: bytes) -> int:
+        """Record a POSTed body; return how many entries it held. Raise RejectedPayload."""
+        try:
+            obj = json.loads(body)
+        except ValueError as exc:
+            raise RejectedPayload(f"not JSON: {exc}") from None
+        t = self.timeline.now()
+        if path == "/events":
+            items = obj if isinstance(obj, list) else [obj]
+            entries: list[EventEntry | EscalationEntry] = [
+                parse_event(item, t=t, source="http") for item in items
+            ]
+        elif path == "/escalations":
+            entries = list(parse_escalations(obj, t=t))
+        else:
+            raise LookupError(path)
+        for entry in entries:
+            self.timeline.append(entry)
+        return len(entries)
+
+
+def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:  # never read "until EOF": the client waits for our answer
+                collector.rejected += 1
+                self._answer(HTTPStatus.BAD_REQUEST, {"error": "bad Content-Length"})
+                self.close_connection = True
+                return
+            if length > MAX_BODY:
+                collector.rejected += 1
+                self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large"})
+                self.close_connection = True
+                return
+            body = self.rfile.read(length)
+            try:
+                count = collector.ingest_body(self.path.split("?")[0], body)
+            except LookupError:
+                self._answer(HTTPStatus.NOT_FOUND, {"error": "POST /events or /escalations"})
+            except RejectedPayload as exc:
+                collector.rejected += 1
+                self._answer(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+            else:
+                self._answer(HTTPStatus.ACCEPTED, {"accepted": count})
+
+        def do_GET(self) -> None:
+            self._answer(HTTPStatus.OK, {"status": "ok"})
+
+        def _answer(self, status: HTTPStatus, body: dict[str, JsonScalar]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("collector: " + format, *args)
+
+    return Handler

@@ -1,0 +1,265 @@
+"""The pytest plugin: ``pytest --scenario NAME|PATH|all`` runs scenarios as test items.
+
+Each scenario is one item named after it. Its *setup* runs the scenario and judges it, so
+anything the harness could not tell (invalid YAML, no Toxiproxy, an unhealthy system, an
+inconclusive verdict) is a pytest **error**; its *call* reports broken promises as a **failure**,
+rendered as policy, bound and the timeline entries that show it, without a Python traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness.policies import Verdict
+    from harness.prepare import Prepared
+    from harness.runner import RunOptions, RunResult
+
+_SELECTED = pytest.StashKey[set[Path]]()
+_RESULTS = pytest.StashKey[list[tuple[str, "RunResult"]]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``--scenario`` family of options and the harness's ini options."""
+    group = parser.getgroup("chaos-policy-harness", "failure scenarios against a system under test")
+    group.addoption(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME|PATH|all",
+        help="run a scenario (repeatable): a path, a name from the scenarios dir, or 'all'",
+    )
+    group.addoption(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="multiply every duration the harness waits for or checks (default 1.0)",
+    )
+    group.addoption(
+        "--target",
+        choices=["process", "compose"],
+        default=None,
+        help="where the system under test runs (default: the scenario's, 'process')",
+    )
+    group.addoption(
+        "--sut-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for the system under test (repeatable)",
+    )
+    group.addoption(
+        "--dry-run",
+        action="store_true",
+        help="validate and print the plan; inject nothing, start nothing",
+    )
+    group.addoption(
+        "--keep-env",
+        action="store_true",
+        help="heal every fault but leave the system running (debugging)",
+    )
+    group.addoption(
+        "--toxiproxy",
+        default=None,
+        metavar="URL",
+        help="use this Toxiproxy server instead of starting a private one",
+    )
+    group.addoption(
+        "--toxiproxy-bin", default=None, metavar="PATH", help="the toxiproxy-server binary to start"
+    )
+    group.addoption(
+        "--system",
+        default=None,
+        metavar="PATH",
+        help="system file for scenarios that name none (default: ini harness_system)",
+    )
+    group.addoption(
+        "--harness-reports",
+        default=None,
+        metavar="DIR",
+        help="where run results go (default: ini harness_reports_dir)",
+    )
+    parser.addini("harness_system", "default system file for scenarios", default="")
+    parser.addini(
+        "harness_scenarios_dir", "where scenario names are looked up", default="scenarios"
+    )
+    parser.addini("harness_reports_dir", "where run results are written", default="reports")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve ``--scenario`` to files; with no test paths given, run only those scenarios."""
+    specs: list[str] = config.getoption("scenario")
+    if not specs:
+        return
+    from harness.errors import HarnessError
+    from harness.prepare import resolve_scenarios
+
+    if config.getoption("time_scale") <= 0:
+        raise pytest.UsageError("--time-scale must be positive, e.g. 0.05")
+    for item in config.getoption("sut_env"):
+        if "=" not in item:
+            raise pytest.UsageError(f"--sut-env takes KEY=VALUE, got {item!r}")
+    scenarios_dir = config.rootpath / str(config.getini("harness_scenarios_dir"))
+    try:
+        paths = [p.resolve() for spec in specs for p in resolve_scenarios(spec, scenarios_dir)]
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_SELECTED] = set(paths)
+    config.stash[_RESULTS] = []
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [str(p) for p in dict.fromkeys(paths)]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect the YAML files that ``--scenario`` selected."""
+    selected = parent.config.stash.get(_SELECTED, set())
+    if file_path.resolve() in selected:
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """A scenario YAML file; it yields one item, named after the scenario."""
+
+    def collect(self) -> list[ScenarioItem]:
+        """One item per file; a file that does not load still yields an item, to report it."""
+        return [ScenarioItem.from_parent(self, name=self.path.stem)]
+
+
+class PolicyViolation(Exception):
+    """One or more policies failed: the system broke a promise."""
+
+    def __init__(self, verdicts: list[Verdict]) -> None:
+        super().__init__("\n".join(v.render() for v in verdicts))
+
+
+class Inconclusive(Exception):
+    """The run finished, but some policy could not tell (a broken verdict)."""
+
+    def __init__(self, verdicts: list[Verdict]) -> None:
+        super().__init__("\n".join(v.render() for v in verdicts))
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario run: setup records and judges, call reports the broken promises."""
+
+    result: RunResult | None = None
+
+    def setup(self) -> None:
+        """Run the scenario (or print its plan); raise for anything the harness could not tell."""
+        from harness.policies import Status
+        from harness.prepare import plan, prepare
+        from harness.runner import Runner
+
+        options = _options(self.config)
+        default_system = _default_system(self.config)
+        prepared = prepare(self.path, default_system)
+        if self.config.getoption("dry_run"):
+            _write_lines(self.config, plan(prepared, options.time_scale))
+            pytest.skip("dry run: validated and planned, nothing injected")
+        self._check_target(prepared, options)
+        self.result = Runner(options).run(prepared)
+        self.config.stash[_RESULTS].append((self.nodeid, self.result))
+        self.user_properties.append(("run_dir", str(self.result.run_dir)))
+        broken = [v for v in self.result.verdicts if v.status == Status.BROKEN]
+        if broken:
+            raise Inconclusive(broken)
+
+    def runtest(self) -> None:
+        """Fail with every failed verdict."""
+        from harness.policies import Status
+
+        assert self.result is not None
+        failed = [v for v in self.result.verdicts if v.status == Status.FAILED]
+        if failed:
+            raise PolicyViolation(failed)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """Broken promises as findings, not tracebacks."""
+        return _render(excinfo.value, self.result) or str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """Where the scenario is, for pytest's report headers."""
+        return self.path, 0, f"scenario: {self.name}"
+
+    @staticmethod
+    def _check_target(prepared: Prepared, options: RunOptions) -> None:
+        from harness.errors import TargetError
+
+        target = options.target or prepared.scenario.target
+        if target != "process":
+            raise TargetError(
+                what=f"the {target!r} target is not available in this version",
+                hint="run with --target process (the embedded default)",
+            )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Render harness errors in setup as a clear message instead of a traceback."""
+    report = yield
+    if isinstance(item, ScenarioItem) and call.excinfo is not None and call.when == "setup":
+        text = _render(call.excinfo.value, item.result)
+        if text:
+            report.longrepr = text
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say where each scenario's results are."""
+    results = config.stash.get(_RESULTS, [])
+    if not results:
+        return
+    terminalreporter.section("chaos-policy-harness")
+    for nodeid, result in results:
+        states = ", ".join(f"{v.policy} {v.status}" for v in result.verdicts)
+        terminalreporter.write_line(f"{nodeid}: {states}")
+        terminalreporter.write_line(f"  results: {result.run_dir}")
+
+
+def _render(exc: BaseException, result: RunResult | None) -> str | None:
+    from harness.errors import HarnessError
+
+    where = f"\nresults: {result.run_dir}" if result else ""
+    if isinstance(exc, PolicyViolation):
+        return f"{exc}{where}"
+    if isinstance(exc, Inconclusive):
+        return f"inconclusive (the harness could not tell):\n{exc}{where}"
+    if isinstance(exc, HarnessError):
+        return f"{type(exc).__name__}: {exc}{where}"
+    return None
+
+
+def _write_lines(config: pytest.Config, lines: list[str]) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        for line in lines:
+            reporter.write_line(line)
+
+
+def _default_system(config: pytest.Config) -> Path | None:
+    value = config.getoption("system") or str(config.getini("harness_system"))
+    return (config.rootpath / value) if value else None
+
+
+def _options(config: pytest.Config) -> RunOptions:
+    from harness.runner import RunOptions
+
+    reports = config.getoption("harness_reports") or str(config.getini("harness_reports_dir"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return RunOptions(
+        time_scale=config.getoption("time_scale"),
+        target=config.getoption("target"),
+        sut_env=dict(item.split("=", 1) for item in config.getoption("sut_env")),
+        keep_env=config.getoption("keep_env"),
+        toxiproxy_url=config.getoption("toxiproxy"),
+        toxiproxy_bin=config.getoption("toxiproxy_bin"),
+        reports_dir=config.rootpath / reports,
+        run_label=worker,
+    )

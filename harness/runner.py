@@ -1,0 +1,285 @@
+"""Runs one scenario on a target: record everything on the timeline, heal everything, then judge.
+
+Every resource the run acquires (Toxiproxy server, collector, SUT processes, proxies, faults,
+workload, sampler) is registered on one ExitStack the moment it exists. The stack unwinds on a
+normal end, an error, Ctrl-C or SIGTERM, with further signals deferred until it is done, so no
+fault outlives the run. What the run created is also written to ``state.json`` first, for
+``harness cleanup`` after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.errors import HarnessError, ProbeError
+from harness.faults.base import FaultContext, FaultDriver, Injected
+from harness.faults.toxiproxy import ToxiproxyClient
+from harness.faults.toxiproxy_server import ToxiproxyServer, find_toxiproxy_binary
+from harness.hookspecs import plugin_manager
+from harness.observe.collector import Collector
+from harness.observe.probes import Sampler
+from harness.observe.workload import WorkloadRunner
+from harness.policies import Verdict, judge
+from harness.prepare import Prepared
+from harness.signals import interruptible, shielded
+from harness.state import StateFile
+from harness.targets.base import TargetContext
+from harness.targets.process import ProcessTarget
+from harness.timeline import FaultEntry, PhaseEntry, Timeline
+
+STEADY_STATE_WAIT = 15.0
+"""Seconds (real) the system may take to pass its probes once healthy, before any fault."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: the knobs of ``pytest --scenario`` and ``harness run``."""
+
+    time_scale: float = 1.0
+    target: str | None = None
+    sut_env: Mapping[str, str] = field(default_factory=dict)
+    keep_env: bool = False
+    toxiproxy_url: str | None = None
+    toxiproxy_bin: str | None = None
+    reports_dir: Path = Path("reports")
+    run_label: str = ""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its id, where its results are, the timeline and the verdicts."""
+
+    run_id: str
+    run_dir: Path
+    timeline: Timeline
+    verdicts: list[Verdict]
+
+
+def new_run_id(name: str, label: str = "") -> str:
+    """``<scenario>-<UTC time>-<random>``, plus a label such as the xdist worker."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    suffix = f"-{label}" if label else ""
+    return f"{name}-{stamp}-{secrets.token_hex(2)}{suffix}"
+
+
+class Runner:
+    """Runs prepared scenarios with one set of options."""
+
+    def __init__(self, options: RunOptions) -> None:
+        if options.time_scale <= 0:
+            raise ValueError("the time scale must be positive")
+        self.options = options
+
+    def run(self, prepared: Prepared) -> RunResult:
+        """Run the scenario, always clean up, then judge the timeline."""
+        run_id = new_run_id(prepared.scenario.name, self.options.run_label)
+        run_dir = self.options.reports_dir / "runs" / run_id
+        (run_dir / "logs").mkdir(parents=True)
+        shutil.copyfile(prepared.path, run_dir / "scenario.yaml")
+        timeline = Timeline(self.options.time_scale)
+        state = StateFile(run_dir / "state.json", run_id)
+        stack = ExitStack()
+        try:
+            with interruptible():
+                _Execution(self.options, prepared, timeline, state, stack, run_id, run_dir).go()
+        finally:
+            with shielded():
+                stack.close()
+                if not self.options.keep_env:
+                    state.finish()
+                timeline.write(run_dir / "timeline.json")
+        verdicts = judge(prepared.scenario.expectations, timeline)
+        (run_dir / "verdicts.json").write_text(
+            "[" + ",\n".join(v.model_dump_json() for v in verdicts) + "]", encoding="utf-8"
+        )
+        return RunResult(run_id, run_dir, timeline, verdicts)
+
+
+class _Execution:
+    """The steps of one run; every step registers its undo on ``stack`` at once."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        prepared: Prepared,
+        timeline: Timeline,
+        state: StateFile,
+        stack: ExitStack,
+        run_id: str,
+        run_dir: Path,
+    ) -> None:
+        self.options, self.prepared, self.timeline = options, prepared, timeline
+        self.state, self.stack, self.run_id, self.run_dir = state, stack, run_id, run_dir
+        self.scenario = prepared.scenario
+
+    def go(self) -> None:
+        self._phase("setup")
+        client = self._toxiproxy()
+        collector = self.stack.enter_context(Collector(self.timeline))
+        target = ProcessTarget(
+            TargetContext(
+                system=self.prepared.system,
+                system_dir=self.prepared.system_path.parent,
+                toxiproxy=client,
+                run_id=self.run_id,
+                logs_dir=self.run_dir / "logs",
+                env=self._sut_env(collector),
+                on_line=collector.ingest_line,
+                state=self.state,
+            )
+        )
+        if not self.options.keep_env:
+            self.stack.callback(target.stop)
+        target.start()
+        endpoints = target.endpoints()
+        self._phase("steady_state")
+        sampler = Sampler(
+            self.scenario.steady_state, endpoints, self.timeline, self._sample_interval()
+        )
+        self._await_steady_state(sampler)
+        drivers = self._drivers(
+            FaultContext(client, target.proxy_for, self.timeline.time_scale, self.run_id)
+        )
+        self._inject_phase(sampler, endpoints, drivers)
+
+    # --- setup ----------------------------------------------------------------------------
+
+    def _phase(self, name: str) -> None:
+        self.timeline.append(PhaseEntry(t=self.timeline.now(), phase=name))
+
+    def _toxiproxy(self) -> ToxiproxyClient:
+        url = self.options.toxiproxy_url
+        if url is None:
+            binary = find_toxiproxy_binary(self.options.toxiproxy_bin)
+            server = ToxiproxyServer(binary, log_path=self.run_dir / "logs" / "toxiproxy.log")
+            if not self.options.keep_env:
+                self.stack.callback(server.stop)
+            server.start()
+            self.state.add_process("toxiproxy", server.pid)
+            url = server.url
+        client = self.stack.enter_context(ToxiproxyClient(url))
+        client.version()  # fails early, with a hint, if nothing answers
+        self.state.set_toxiproxy(url)
+        return client
+
+    def _sut_env(self, collector: Collector) -> dict[str, str]:
+        env = {
+            "HARNESS_EVENTS_URL": collector.events_url,
+            "HARNESS_ESCALATION_URL": collector.escalation_url,
+            "HARNESS_TIME_SCALE": repr(self.timeline.time_scale),
+            "HARNESS_RUN_ID": self.run_id,
+        }
+        env.update(self.scenario.sut_env)
+        env.update(self.options.sut_env)
+        return env
+
+    def _sample_interval(self) -> float:
+        return max(self.timeline.scaled(1.0), 0.1)
+
+    def _await_steady_state(self, sampler: Sampler) -> None:
+        deadline = time.monotonic() + STEADY_STATE_WAIT
+        with httpx.Client() as client:
+            while True:
+                failing = [e for e in sampler.probe_round(client, "steady_state") if not e.ok]
+                if not failing:
+                    sampler.sample_all(client, "steady_state")
+                    return
+                if time.monotonic() > deadline:
+                    sampler.record(failing)
+                    raise ProbeError(
+                        what="the system is not in its steady state, so no fault was injected",
+                        expected="every steady_state probe passes",
+                        actual="; ".join(f"{e.probe}: {e.detail}" for e in failing),
+                        hint=f"read the service logs in {self.run_dir / 'logs'}",
+                    )
+                time.sleep(0.1)
+
+    def _drivers(self, context: FaultContext) -> dict[str, FaultDriver]:
+        merged: dict[str, FaultDriver] = {}
+        for provided in reversed(plugin_manager().hook.harness_fault_drivers(context=context)):
+            merged.update(provided)
+        return merged
+
+    # --- inject, observe, verify ----------------------------------------------------------
+
+    def _inject_phase(
+        self, sampler: Sampler, endpoints: Mapping[str, str], drivers: dict[str, FaultDriver]
+    ) -> None:
+        self._phase("inject")
+        sampler.start()
+        self.stack.callback(sampler.stop)
+        if self.scenario.workload:
+            load = WorkloadRunner(self.scenario.workload, endpoints, self.timeline, self.run_id)
+            load.start()
+            self.stack.callback(load.stop)
+        start = self.timeline.now() + self.timeline.scaled(self.scenario.warmup)
+        active: dict[str, Injected] = {}
+        for when, action, index in self._schedule(start):
+            self._sleep_until(when)
+            fault, fault_id = self.scenario.faults[index], self.scenario.fault_ids()[index]
+            if action == "inject":
+                active[fault_id] = self._inject(drivers, fault, fault_id)
+            else:
+                active[fault_id].heal()
+        self._phase("heal")
+        sampler.phase = "observe"
+        self._sleep_until(self.timeline.now() + self.timeline.scaled(self.scenario.settle_time()))
+        sampler.stop()
+        self._phase("verify")
+        with httpx.Client() as client:
+            sampler.sample_all(client, "verify")
+        self._phase("teardown")
+
+    def _schedule(self, start: float) -> list[tuple[float, str, int]]:
+        steps = []
+        for i, fault in enumerate(self.scenario.faults):
+            at = start + self.timeline.scaled(fault.at)
+            steps.append((at, "inject", i))
+            steps.append((at + self.timeline.scaled(fault.duration), "heal", i))
+        return sorted(steps, key=lambda s: (s[0], s[1] == "inject"))
+
+    def _inject(self, drivers: dict[str, FaultDriver], fault: Any, fault_id: str) -> Injected:
+        driver = drivers.get(fault.type)
+        if driver is None:
+            raise HarnessError(
+                what=f"no fault driver handles type {fault.type!r}",
+                expected=f"one of {sorted(drivers)}",
+                hint="install the plugin that provides it",
+            )
+        handle = driver.inject(fault, fault_id)
+        timeline = self.timeline
+
+        def record(action: str) -> FaultEntry:
+            return FaultEntry(
+                t=timeline.now(),
+                action="inject" if action == "inject" else "heal",
+                fault_id=fault_id,
+                fault_type=fault.type,
+                target=handle.target,
+                detail=dict(handle.detail),
+            )
+
+        timeline.append(record("inject"))
+        undo = handle.undo
+
+        def heal_and_record() -> None:
+            undo()
+            timeline.append(record("heal"))
+
+        handle.undo = heal_and_record
+        self.stack.callback(handle.heal)
+        return handle
+
+    def _sleep_until(self, when: float) -> None:
+        while (remaining := when - self.timeline.now()) > 0:
+            time.sleep(min(remaining, 0.1))
