@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 _SELECTED = pytest.StashKey[set[Path]]()
 _RESULTS = pytest.StashKey[list[tuple[str, "RunResult"]]]()
+_PLANS = pytest.StashKey[list[tuple[str, list[str]]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -111,6 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_SELECTED] = set(paths)
     config.stash[_RESULTS] = []
+    config.stash[_PLANS] = []
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = [str(p) for p in dict.fromkeys(paths)]
 
@@ -160,7 +162,7 @@ class ScenarioItem(pytest.Item):
         default_system = _default_system(self.config)
         prepared = prepare(self.path, default_system)
         if self.config.getoption("dry_run"):
-            _write_lines(self.config, plan(prepared, options.time_scale))
+            self.config.stash[_PLANS].append((self.nodeid, plan(prepared, options.time_scale)))
             pytest.skip("dry run: validated and planned, nothing injected")
         self._check_target(prepared, options)
         self.result = Runner(options).run(prepared)
@@ -212,6 +214,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Say where each scenario's results are."""
+    for nodeid, lines in config.stash.get(_PLANS, []):
+        terminalreporter.section(f"plan of {nodeid} (dry run)")
+        for line in lines:
+            terminalreporter.write_line(line)
     results = config.stash.get(_RESULTS, [])
     if not results:
         return
@@ -233,14 +239,6 @@ def _render(exc: BaseException, result: RunResult | None) -> str | None:
     if isinstance(exc, HarnessError):
         return f"{type(exc).__name__}: {exc}{where}"
     return None
-
-
-def _write_lines(config: pytest.Config, lines: list[str]) -> None:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
 
 
 def _default_system(config: pytest.Config) -> Path | None:

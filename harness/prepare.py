@@ -129,8 +129,9 @@ def plan(prepared: Prepared, time_scale: float) -> list[str]:
     lines = [
         f"scenario {s.name} on {prepared.system.name} ({prepared.system_path})",
         f"time scale {time_scale:g}: every duration below is scaled; bounds as stated",
-        "00:00.0 start the system; wait for health and steady state "
-        f"({', '.join(p.name for p in s.steady_state)})",
+        f"setup   start {len(prepared.system.services)} services, "
+        f"{len(prepared.system.edges)} edges through Toxiproxy; wait for health and steady state "
+        f"({', '.join(p.name for p in s.steady_state)}); then, from 00:00.0:",
     ]
     if s.workload:
         lines.append(
