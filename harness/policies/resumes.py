@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from harness.clock import format_offset
 from harness.policies.base import Status, Verdict, bound_text, policy
-from harness.policies.pauses import elapsed, last_automation_event, pause_in_force, verdict
+from harness.policies.common import elapsed, last_automation_event, pause_in_force, verdict
 from harness.scenario import ResumesExpectation
 from harness.timeline import Entry, EventEntry, FaultEntry, FaultWindow, Timeline
 

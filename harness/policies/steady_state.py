@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from harness.clock import format_offset
 from harness.policies.base import Status, Verdict, bound_text, policy
-from harness.policies.pauses import elapsed, verdict
+from harness.policies.common import elapsed, verdict
 from harness.scenario import SteadyStateExpectation
 from harness.timeline import Entry, FaultEntry, ProbeEntry, Timeline
 
