@@ -26,11 +26,20 @@ def harness_fault_drivers(context: FaultContext) -> Mapping[str, FaultDriver]:
 
 def plugin_manager() -> pluggy.PluginManager:
     """A plugin manager with the built-in drivers and every installed ``harness`` plugin."""
+    import harness.faults.deploy
     import harness.faults.network
+    import harness.faults.process
+    import harness.faults.requests
     import harness.hookspecs
 
     pm = pluggy.PluginManager("harness")
     pm.add_hookspecs(harness.hookspecs)
-    pm.register(harness.faults.network)
+    for builtin in (
+        harness.faults.network,
+        harness.faults.process,
+        harness.faults.requests,
+        harness.faults.deploy,
+    ):
+        pm.register(builtin)
     pm.load_setuptools_entrypoints("harness")
     return pm

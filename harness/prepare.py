@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Problem, ScenarioError
-from harness.scenario import Scenario, load_scenario
+from harness.scenario import DeployFault, DuplicateFault, ReplayFault, Scenario, load_scenario
 from harness.system import SystemSpec, load_system
 from harness.yamlsource import Loc, locate, read_yaml
 
@@ -81,21 +81,19 @@ def prepare(path: Path, default_system: Path | None) -> Prepared:
 
 
 def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Problem, ...]:
-    """Problems where the scenario names an edge or endpoint the system lacks."""
-    found: list[tuple[Loc, str]] = []
-    edges = system.edge_names()
-    for i, fault in enumerate(scenario.faults):
-        edge = getattr(fault, "edge", None)
-        if edge is not None and edge not in edges:
-            found.append(
-                (("faults", i, "edge"), f"the system has no edge {edge!r}; it has: {edges}")
-            )
+    """Problems where the scenario names an edge, service, hook or endpoint the system lacks."""
+    found = _fault_problems(scenario, system)
     urls: list[tuple[Loc, str]] = [
         (("steady_state", i, "http", "url"), p.http.url)
         for i, p in enumerate(scenario.steady_state)
     ]
     if scenario.workload:
         urls.append((("workload", "url"), scenario.workload.url))
+    if scenario.drain:
+        urls.append((("drain", "http", "url"), scenario.drain.http.url))
+    for i, fault in enumerate(scenario.faults):
+        if isinstance(fault, DuplicateFault):
+            urls.append((("faults", i, "request", "url"), fault.request.url))
     for loc, url in urls:
         try:
             names = [name for _, name, _, _ in string.Formatter().parse(url)]
@@ -114,6 +112,29 @@ def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Pro
         return ()
     data = read_yaml(path)
     return tuple(locate(path, data, loc, msg) for loc, msg in found)
+
+
+def _fault_problems(scenario: Scenario, system: SystemSpec) -> list[tuple[Loc, str]]:
+    found: list[tuple[Loc, str]] = []
+    edges, services = system.edge_names(), sorted(system.services)
+    for i, fault in enumerate(scenario.faults):
+        edge = getattr(fault, "edge", None)
+        if edge is not None and edge not in edges:
+            found.append(
+                (("faults", i, "edge"), f"the system has no edge {edge!r}; it has: {edges}")
+            )
+        service = getattr(fault, "service", None)
+        if service is not None and service not in services:
+            found.append(
+                (("faults", i, "service"), f"the system has no service {service!r}: {services}")
+            )
+        if isinstance(fault, DeployFault) and "deploy" not in system.hooks:
+            found.append(
+                (("faults", i, "type"), "the system declares no deploy hook (hooks.deploy)")
+            )
+        if isinstance(fault, ReplayFault) and scenario.workload is None:
+            found.append((("faults", i, "type"), "replay needs a workload to replay from"))
+    return found
 
 
 def plan(prepared: Prepared, time_scale: float) -> list[str]:
@@ -140,7 +161,7 @@ def plan(prepared: Prepared, time_scale: float) -> list[str]:
     start = scaled(s.warmup)
     for fault_id, fault in zip(s.fault_ids(), s.faults, strict=True):
         at, until = start + scaled(fault.at), start + scaled(fault.at + fault.duration)
-        where = getattr(fault, "edge", "")
+        where = getattr(fault, "edge", None) or getattr(fault, "service", "")
         lines.append(
             f"{format_offset(at)} inject {fault_id} ({fault.type} {where}) "
             f"for {render_duration(scaled(fault.duration))}"

@@ -21,21 +21,22 @@ from typing import Any
 
 import httpx
 
-from harness.errors import HarnessError, ProbeError
+from harness.errors import HarnessError, ProbeError, ToxiproxyError
 from harness.faults.base import FaultContext, FaultDriver, Injected
-from harness.faults.toxiproxy import ToxiproxyClient
+from harness.faults.toxiproxy import ToxiproxyClient, parse_proxy_bytes
 from harness.faults.toxiproxy_server import ToxiproxyServer, find_toxiproxy_binary
 from harness.hookspecs import plugin_manager
 from harness.observe.collector import Collector
-from harness.observe.probes import Sampler
+from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
 from harness.policies import Verdict, judge
 from harness.prepare import Prepared
+from harness.scenario import Probe
 from harness.signals import interruptible, shielded
 from harness.state import StateFile
 from harness.targets.base import TargetContext
 from harness.targets.process import ProcessTarget
-from harness.timeline import FaultEntry, PhaseEntry, Timeline
+from harness.timeline import FaultEntry, PhaseEntry, Timeline, TrafficEntry
 
 STEADY_STATE_WAIT = 15.0
 """Seconds (real) the system may take to pass its probes once healthy, before any fault."""
@@ -138,8 +139,10 @@ class _Execution:
                 state=self.state,
             )
         )
+        self.stack.callback(self._record_traffic, client, target)  # runs after target.stop
         if not self.options.keep_env:
             self.stack.callback(target.stop)
+        self.target, self.client = target, client
         target.start()
         endpoints = target.endpoints()
         self._phase("steady_state")
@@ -148,7 +151,16 @@ class _Execution:
         )
         self._await_steady_state(sampler)
         drivers = self._drivers(
-            FaultContext(client, target.proxy_for, self.timeline.time_scale, self.run_id)
+            FaultContext(
+                toxiproxy=client,
+                proxy_for=target.proxy_for,
+                time_scale=self.timeline.time_scale,
+                run_id=self.run_id,
+                services=target,
+                endpoints=endpoints,
+                timeline=self.timeline,
+                workload=self.scenario.workload,
+            )
         )
         self._inject_phase(sampler, endpoints, drivers)
 
@@ -218,6 +230,7 @@ class _Execution:
         self._phase("inject")
         sampler.start()
         self.stack.callback(sampler.stop)
+        load = None
         if self.scenario.workload:
             load = WorkloadRunner(self.scenario.workload, endpoints, self.timeline, self.run_id)
             load.start()
@@ -234,11 +247,29 @@ class _Execution:
         self._phase("heal")
         sampler.phase = "observe"
         self._sleep_until(self.timeline.now() + self.timeline.scaled(self.scenario.settle_time()))
+        if load is not None:
+            load.stop()
         sampler.stop()
-        self._phase("verify")
         with httpx.Client() as client:
+            self._drain(client, endpoints)
+            self._phase("verify")
             sampler.sample_all(client, "verify")
         self._phase("teardown")
+
+    def _drain(self, client: httpx.Client, endpoints: Mapping[str, str]) -> None:
+        """Wait (bounded, scaled) until the system reports its work done; record the answer."""
+        drain = self.scenario.drain
+        if drain is None:
+            return
+        self._phase("drain")
+        probe = Probe(name="drain", http=drain.http)
+        deadline = self.timeline.now() + self.timeline.scaled(drain.within)
+        while True:
+            entry = sample(client, probe, endpoints, t_of=self.timeline, phase="drain")
+            if entry.ok or self.timeline.now() >= deadline:
+                self.timeline.append(entry)
+                return
+            time.sleep(0.05)
 
     def _schedule(self, start: float) -> list[tuple[float, str, int]]:
         steps = []
@@ -246,7 +277,9 @@ class _Execution:
             at = start + self.timeline.scaled(fault.at)
             steps.append((at, "inject", i))
             steps.append((at + self.timeline.scaled(fault.duration), "heal", i))
-        return sorted(steps, key=lambda s: (s[0], s[1] == "inject"))
+        # at one instant: heal a fault before injecting the next, but inject before healing
+        # the same (instant) fault
+        return sorted(steps, key=lambda s: (s[0], 2 * s[2] + (s[1] == "heal")))
 
     def _inject(self, drivers: dict[str, FaultDriver], fault: Any, fault_id: str) -> Injected:
         driver = drivers.get(fault.type)
@@ -256,7 +289,11 @@ class _Execution:
                 expected=f"one of {sorted(drivers)}",
                 hint="install the plugin that provides it",
             )
+        edge = getattr(fault, "edge", None)
+        before = self._traffic(self.client, self.target).get(edge) if edge else None
         handle = driver.inject(fault, fault_id)
+        if before is not None:
+            handle.detail = {**handle.detail, "bytes_at_inject": before}
         timeline = self.timeline
 
         def record(action: str) -> FaultEntry:
@@ -279,6 +316,24 @@ class _Execution:
         handle.undo = heal_and_record
         self.stack.callback(handle.heal)
         return handle
+
+    def _traffic(self, client: ToxiproxyClient, target: ProcessTarget) -> dict[str, int]:
+        """Bytes each edge's proxy has carried so far; empty if the server keeps no metrics."""
+        try:
+            counters = parse_proxy_bytes(client.metrics())
+        except ToxiproxyError:
+            return {}
+        totals = {}
+        for edge in self.prepared.system.edge_names():
+            found = counters.get(target.proxy_for(edge))
+            totals[edge] = (found.upstream_received + found.downstream_received) if found else 0
+        return totals
+
+    def _record_traffic(self, client: ToxiproxyClient, target: ProcessTarget) -> None:
+        """After the services stopped (every connection counted): each edge's bytes in the run."""
+        now = self.timeline.now()
+        for edge, count in self._traffic(client, target).items():
+            self.timeline.append(TrafficEntry(t=now, edge=edge, bytes=count))
 
     def _sleep_until(self, when: float) -> None:
         while (remaining := when - self.timeline.now()) > 0:

@@ -7,42 +7,88 @@ states them (``within: 30s``); the run's time scale shrinks them, never the scen
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from harness.durations import Duration
+from harness.expectations import (
+    EscalatesExpectation,
+    Expectation,
+    IgnoresDuplicatesExpectation,
+    IsolatesExpectation,
+    NoDataLostExpectation,
+    PausesExpectation,
+    ResumesExpectation,
+    ResumesFromCheckpointExpectation,
+    RollsBackExpectation,
+    SteadyStateExpectation,
+)
+from harness.faultspec import (
+    CrashFault,
+    DeployFault,
+    DuplicateFault,
+    Fault,
+    FlapFault,
+    LatencyFault,
+    LimitDataFault,
+    PartitionFault,
+    PauseFault,
+    ReplayFault,
+    ResetPeerFault,
+    RestartFault,
+    SlicerFault,
+    SlowFault,
+    TimeoutFault,
+)
+from harness.spec import Edge, JsonScalar, Model, RequestSpec
 from harness.yamlsource import load_model
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-_EDGE = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*->\s*([A-Za-z0-9_.-]+)\s*$")
-JsonScalar = str | int | float | bool | None
-
-
-def _normalise_edge(value: str) -> str:
-    match = _EDGE.match(value)
-    if not match:
-        raise ValueError(f"not a dependency edge: {value!r}; write it as 'client -> dependency'")
-    return f"{match.group(1)}->{match.group(2)}"
-
-
-Edge = Annotated[
-    str,
-    AfterValidator(_normalise_edge),
-    Field(description="a dependency edge the target declares, 'client -> dependency'"),
+__all__ = [
+    "CrashFault",
+    "DeployFault",
+    "Drain",
+    "DuplicateFault",
+    "Edge",
+    "EscalatesExpectation",
+    "Expectation",
+    "Fault",
+    "FlapFault",
+    "HttpCheck",
+    "IgnoresDuplicatesExpectation",
+    "IsolatesExpectation",
+    "JsonScalar",
+    "LatencyFault",
+    "LimitDataFault",
+    "NoDataLostExpectation",
+    "PartitionFault",
+    "PauseFault",
+    "PausesExpectation",
+    "Probe",
+    "ReplayFault",
+    "RequestSpec",
+    "ResetPeerFault",
+    "RestartFault",
+    "ResumesExpectation",
+    "ResumesFromCheckpointExpectation",
+    "RollsBackExpectation",
+    "Scenario",
+    "SlicerFault",
+    "SlowFault",
+    "SteadyStateExpectation",
+    "TimeoutFault",
+    "Workload",
+    "load_scenario",
 ]
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
 
 # --- steady state -------------------------------------------------------------------------
 
 
-class HttpCheck(_Model):
+class HttpCheck(Model):
     """An HTTP request and what a healthy answer looks like."""
 
     url: str = Field(description="URL; '{api}' and other endpoint names of the target expand")
@@ -60,77 +106,17 @@ class HttpCheck(_Model):
         return (self.status,) if isinstance(self.status, int) else tuple(self.status)
 
 
-class Probe(_Model):
+class Probe(Model):
     """A steady-state probe: a named check that holds when the system is healthy."""
 
     name: str
     http: HttpCheck
 
 
-# --- faults -------------------------------------------------------------------------------
-
-
-class _Fault(_Model):
-    id: str | None = Field(default=None, description="name in reports; defaults to f<n>-<type>")
-    at: Duration = Field(description="when to inject, from the start of the inject phase")
-    duration: Duration = Field(description="how long the fault stays before it is healed")
-
-
-class _EdgeFault(_Fault):
-    edge: Edge
-
-
-class _ToxicFault(_EdgeFault):
-    stream: Literal["upstream", "downstream"] = Field(
-        default="downstream",
-        description="downstream: dependency -> client; upstream: client -> dependency",
-    )
-    toxicity: float = Field(
-        default=1.0,
-        gt=0.0,
-        le=1.0,
-        description="share of connections affected; 0 is refused (remove the fault instead)",
-    )
-
-
-class PartitionFault(_EdgeFault):
-    """The dependency is unreachable: its proxy is disabled, connections are refused."""
-
-    type: Literal["partition"]
-
-
-class LatencyFault(_ToxicFault):
-    """Every chunk of data on the edge is delayed by ``latency`` (+/- ``jitter``)."""
-
-    type: Literal["latency"]
-    latency: Duration
-    jitter: Duration = 0.0
-
-
-class TimeoutFault(_ToxicFault):
-    """Data stops flowing; the connection closes after ``timeout`` (0s: held until healed)."""
-
-    type: Literal["timeout"]
-    timeout: Duration = 0.0
-
-
-class ResetPeerFault(_ToxicFault):
-    """Connections are reset (TCP RST) after ``timeout``."""
-
-    type: Literal["reset_peer"]
-    timeout: Duration = 0.0
-
-
-Fault = Annotated[
-    PartitionFault | LatencyFault | TimeoutFault | ResetPeerFault,
-    Field(discriminator="type"),
-]
-
-
 # --- workload -----------------------------------------------------------------------------
 
 
-class Workload(_Model):
+class Workload(Model):
     """Steady traffic the harness sends while the scenario runs (real time, not scaled)."""
 
     rate: float = Field(gt=0, le=500, description="requests per second (real time)")
@@ -143,44 +129,17 @@ class Workload(_Model):
     timeout: Duration = 2.0
 
 
-# --- expectations -------------------------------------------------------------------------
+class Drain(Model):
+    """After the workload stops, wait until the system has finished its work (an empty queue)."""
 
-
-class SteadyStateExpectation(_Model):
-    """Probes hold before the faults, and hold again ``within`` after the last fault is healed."""
-
-    policy: Literal["steady_state"]
-    within: Duration = 60.0
-
-
-class PausesExpectation(_Model):
-    """The workflow reports paused ``within`` of a fault starting, and no work fails meanwhile."""
-
-    policy: Literal["pauses"]
-    within: Duration = 30.0
-    pause_action: str = "workflow.pause"
-    failure_actions: list[str] = Field(default_factory=lambda: ["order.failed"])
-
-
-class ResumesExpectation(_Model):
-    """Work continues ``within`` of the fault ending: the workflow resumes and work completes."""
-
-    policy: Literal["resumes"]
-    within: Duration = 30.0
-    resume_action: str = "workflow.resume"
-    progress_actions: list[str] = Field(default_factory=lambda: ["order.completed"])
-
-
-Expectation = Annotated[
-    SteadyStateExpectation | PausesExpectation | ResumesExpectation,
-    Field(discriminator="policy"),
-]
+    http: HttpCheck
+    within: Duration = Field(default=60.0, description="how long draining may take (scaled)")
 
 
 # --- the scenario -------------------------------------------------------------------------
 
 
-class Scenario(_Model):
+class Scenario(Model):
     """One failure scenario (format version 1)."""
 
     model_config = ConfigDict(
@@ -207,6 +166,9 @@ class Scenario(_Model):
     sut_env: dict[str, str] = Field(default_factory=dict, description="environment for the SUT")
     steady_state: list[Probe] = Field(min_length=1)
     workload: Workload | None = None
+    drain: Drain | None = Field(
+        default=None, description="checked after the workload stops, before the verdicts"
+    )
     faults: list[Fault] = Field(min_length=1)
     expectations: list[Expectation] = Field(min_length=1)
 
@@ -236,7 +198,8 @@ class Scenario(_Model):
 
     def planned_length(self) -> float:
         """Seconds (unscaled) of warm-up, faults and settling: what the budget must cover."""
-        return self.warmup + self.inject_span() + self.settle_time()
+        drain = self.drain.within if self.drain else 0.0
+        return self.warmup + self.inject_span() + self.settle_time() + drain
 
 
 def _fault_ids(faults: list[Fault]) -> list[str]:

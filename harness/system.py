@@ -41,6 +41,17 @@ class Service(_Model):
     health: HealthCheck | None = None
 
 
+class Hook(_Model):
+    """A command the harness runs on behalf of a fault, e.g. ``deploy``.
+
+    Besides the usual placeholders, ``{service}`` and ``{version}`` expand to the fault's values.
+    """
+
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = Field(default=30.0, description="real time; the hook fails after it")
+
+
 class EdgeSpec(_Model):
     """A dependency edge: ``from_`` reaches ``to`` through a Toxiproxy proxy."""
 
@@ -76,6 +87,9 @@ class SystemSpec(_Model):
     edges: list[EdgeSpec] = Field(default_factory=list)
     endpoints: dict[str, str] = Field(default_factory=dict)
     automation: Automation | None = None
+    hooks: dict[str, Hook] = Field(
+        default_factory=dict, description="commands for change faults: 'deploy'"
+    )
 
     # field validators, so a problem is located at 'edges:' or 'automation:', not at line 1
     @field_validator("edges")
@@ -108,6 +122,7 @@ def load_system(path: Path) -> SystemSpec:
 
 
 _KNOWN = {"port", "python", "dir", "addr", "edge"}
+_HOOK_ONLY = {"service", "version"}
 
 
 def _placeholder_check(spec: Any) -> list[tuple[Loc, str]]:
@@ -115,10 +130,10 @@ def _placeholder_check(spec: Any) -> list[tuple[Loc, str]]:
     problems: list[tuple[Loc, str]] = []
     edges, services = set(spec.edge_names()), set(spec.services)
 
-    def check(loc: Loc, text: str) -> None:
+    def check(loc: Loc, text: str, extra: frozenset[str] = frozenset()) -> None:
         for match in PLACEHOLDER.finditer(text):
             name, arg = match.group(1), (match.group(2) or "").replace(" ", "")
-            if name not in _KNOWN:
+            if name not in _KNOWN | extra:
                 problems.append((loc, f"unknown placeholder {match.group(0)}"))
             elif name == "edge" and arg not in edges:
                 problems.append((loc, f"{match.group(0)}: no such edge; declared: {sorted(edges)}"))
@@ -132,4 +147,9 @@ def _placeholder_check(spec: Any) -> list[tuple[Loc, str]]:
             check(("services", svc_name, "env", key), value)
     for key, value in spec.endpoints.items():
         check(("endpoints", key), value)
+    for hook_name, hook in spec.hooks.items():
+        for i, arg in enumerate(hook.command):
+            check(("hooks", hook_name, "command", i), arg, frozenset(_HOOK_ONLY))
+        for key, value in hook.env.items():
+            check(("hooks", hook_name, "env", key), value, frozenset(_HOOK_ONLY))
     return problems

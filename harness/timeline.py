@@ -95,13 +95,40 @@ class RequestEntry(_Entry):
     idempotency_key: str | None = None
 
 
+class TrafficEntry(_Entry):
+    """Bytes a dependency edge's proxy carried in the whole run, per Toxiproxy's own counters.
+
+    Recorded at the end, once every connection is closed (Toxiproxy counts a connection's bytes
+    when it ends); an edge fault's inject entry holds the count at injection.
+    """
+
+    kind: Literal["traffic"] = "traffic"
+    edge: str
+    bytes: int
+
+
 Entry = Annotated[
-    PhaseEntry | FaultEntry | EventEntry | EscalationEntry | ProbeEntry | RequestEntry,
+    PhaseEntry
+    | FaultEntry
+    | EventEntry
+    | EscalationEntry
+    | ProbeEntry
+    | RequestEntry
+    | TrafficEntry,
     Field(discriminator="kind"),
 ]
 _ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
 
-E = TypeVar("E", PhaseEntry, FaultEntry, EventEntry, EscalationEntry, ProbeEntry, RequestEntry)
+E = TypeVar(
+    "E",
+    PhaseEntry,
+    FaultEntry,
+    EventEntry,
+    EscalationEntry,
+    ProbeEntry,
+    RequestEntry,
+    TrafficEntry,
+)
 
 
 class FaultWindow(BaseModel):

@@ -13,17 +13,50 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.faults.toxiproxy import ToxiproxyClient
-from harness.timeline import JsonScalar
+from harness.scenario import Workload
+from harness.timeline import JsonScalar, Timeline
+
+
+class ServiceControl(Protocol):
+    """What process and change faults need of a target (the process and compose targets)."""
+
+    def kill(self, name: str) -> None:
+        """Kill the service at once (SIGKILL)."""
+        ...
+
+    def start_service(self, name: str) -> None:
+        """Start the service (again) and wait for its health check."""
+        ...
+
+    def freeze(self, name: str) -> None:
+        """Suspend the service."""
+        ...
+
+    def thaw(self, name: str) -> None:
+        """Resume a suspended service."""
+        ...
+
+    def restart(self, name: str) -> None:
+        """Stop the service gracefully and start it again."""
+        ...
+
+    def run_hook(self, hook: str, values: Mapping[str, str]) -> str:
+        """Run one of the system's hooks (e.g. deploy) and return its output."""
+        ...
 
 
 @dataclass(frozen=True)
 class FaultContext:
-    """What a driver may use: the Toxiproxy client, edge-to-proxy names, the time scale."""
+    """What a driver may use: Toxiproxy, the target's services, endpoints, the timeline."""
 
     toxiproxy: ToxiproxyClient
     proxy_for: Callable[[str], str]
     time_scale: float
     run_id: str
+    services: ServiceControl
+    endpoints: Mapping[str, str]
+    timeline: Timeline
+    workload: Workload | None = None
 
     def scaled(self, seconds: float) -> float:
         """A duration from the scenario, scaled to this run."""

@@ -7,11 +7,21 @@ still disturbs connections (Toxiproxy issue #603).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 from harness.faults.base import FaultContext, FaultDriver, Injected
 from harness.hookspecs import hookimpl
-from harness.scenario import LatencyFault, PartitionFault, ResetPeerFault, TimeoutFault
+from harness.scenario import (
+    FlapFault,
+    LatencyFault,
+    LimitDataFault,
+    PartitionFault,
+    ResetPeerFault,
+    SlicerFault,
+    SlowFault,
+    TimeoutFault,
+)
 from harness.timeline import JsonScalar
 
 
@@ -33,7 +43,40 @@ class PartitionDriver:
         return Injected(target=fault.edge, undo=reconnect, detail={"proxy": proxy})
 
 
-ToxicFault = LatencyFault | TimeoutFault | ResetPeerFault
+class FlapDriver:
+    """Takes an edge down and up on a schedule, in a thread, until healed."""
+
+    def __init__(self, context: FaultContext) -> None:
+        self._ctx = context
+
+    def inject(self, fault: FlapFault, fault_id: str) -> Injected:
+        """Start flapping now (down first); heal stops the thread and leaves the edge up."""
+        proxy = self._ctx.proxy_for(fault.edge)
+        client = self._ctx.toxiproxy
+        stop = threading.Event()
+        down, up = self._ctx.scaled(fault.down), self._ctx.scaled(fault.up)
+
+        def flap() -> None:
+            while not stop.is_set():
+                client.update_proxy(proxy, enabled=False)
+                if stop.wait(down):
+                    return
+                client.update_proxy(proxy, enabled=True)
+                stop.wait(up)
+
+        thread = threading.Thread(target=flap, name=f"flap-{fault_id}", daemon=True)
+        thread.start()
+
+        def settle() -> None:
+            stop.set()
+            thread.join(timeout=10)
+            client.update_proxy(proxy, enabled=True)
+
+        return Injected(target=fault.edge, undo=settle, detail={"proxy": proxy, "down_s": down})
+
+
+ToxicFault = LatencyFault | SlowFault | TimeoutFault | ResetPeerFault | SlicerFault | LimitDataFault
+_TOXIC_TYPE = {"slow": "bandwidth"}
 
 
 class ToxicDriver:
@@ -51,7 +94,7 @@ class ToxicDriver:
         client.add_toxic(
             proxy,
             name=name,
-            type=fault.type,
+            type=_TOXIC_TYPE.get(fault.type, fault.type),
             stream=fault.stream,
             toxicity=fault.toxicity,
             attributes=attributes,
@@ -68,8 +111,20 @@ class ToxicDriver:
         def ms(seconds: float) -> int:
             return round(self._ctx.scaled(seconds) * 1000)
 
-        if isinstance(fault, LatencyFault):
-            return {"latency": ms(fault.latency), "jitter": ms(fault.jitter)}
+        match fault:
+            case LatencyFault():
+                return {"latency": ms(fault.latency), "jitter": ms(fault.jitter)}
+            case SlowFault():
+                return {"rate": fault.rate_kb}
+            case SlicerFault():  # Toxiproxy's slicer delay is in microseconds
+                delay_us = round(self._ctx.scaled(fault.delay) * 1_000_000)
+                return {
+                    "average_size": fault.average_size,
+                    "size_variation": fault.size_variation,
+                    "delay": delay_us,
+                }
+            case LimitDataFault():
+                return {"bytes": fault.bytes}
         return {"timeout": ms(fault.timeout)}
 
 
@@ -77,9 +132,11 @@ class ToxicDriver:
 def harness_fault_drivers(context: FaultContext) -> Mapping[str, FaultDriver]:
     """The built-in network fault drivers."""
     toxic = ToxicDriver(context)
-    return {
+    drivers: dict[str, FaultDriver] = {
         "partition": PartitionDriver(context),
-        "latency": toxic,
-        "timeout": toxic,
-        "reset_peer": toxic,
+        "flap": FlapDriver(context),
     }
+    drivers.update(
+        dict.fromkeys(("latency", "slow", "timeout", "reset_peer", "slicer", "limit_data"), toxic)
+    )
+    return drivers

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.clock import format_offset
 from harness.durations import render_duration
-from harness.timeline import Entry, Timeline
+from harness.timeline import Entry, Timeline, TrafficEntry
 
 
 class Status(StrEnum):
@@ -65,6 +65,17 @@ def judge(expectations: Sequence[Any], timeline: Timeline) -> list[Verdict]:
     """Check every expectation against the timeline, in order."""
     import harness.policies.builtin  # noqa: F401  (registers the built-in policies)
 
+    unreached = unreached_faults(timeline)
+    if unreached:
+        return [
+            Verdict(
+                policy=e.policy,
+                status=Status.BROKEN,
+                summary=unreached[0][0],
+                evidence=unreached[0][1],
+            )
+            for e in expectations
+        ]
     verdicts = []
     for expectation in expectations:
         check = POLICIES.get(expectation.policy)
@@ -79,6 +90,28 @@ def judge(expectations: Sequence[Any], timeline: Timeline) -> list[Verdict]:
             continue
         verdicts.append(check(expectation, timeline))
     return verdicts
+
+
+def unreached_faults(timeline: Timeline) -> list[tuple[str, tuple[Entry, ...]]]:
+    """Edge faults no traffic crossed (per Toxiproxy's counters): nothing can be judged of them.
+
+    An edge fault's inject entry holds the proxy's byte count at injection; a TrafficEntry at
+    the end holds the count once every connection closed. No growth: no connection crossed the
+    faulted edge during or after the fault, so a verdict would be about nothing.
+    """
+    final = {e.edge: e for e in timeline.of(TrafficEntry)}
+    found: list[tuple[str, tuple[Entry, ...]]] = []
+    for window in timeline.fault_windows():
+        before = window.inject.detail.get("bytes_at_inject")
+        traffic = final.get(window.inject.target)
+        if isinstance(before, int) and traffic is not None and traffic.bytes <= before:
+            text = (
+                f"inconclusive: {window.inject.fault_type} {window.inject.target} at "
+                f"{format_offset(window.inject.t)} never reached traffic (no byte crossed the "
+                "edge's proxy after it started, per Toxiproxy's counters); is the edge in use?"
+            )
+            found.append((text, (window.inject, traffic)))
+    return found
 
 
 def bound_text(seconds: float, timeline: Timeline) -> str:
@@ -108,4 +141,6 @@ def describe(entry: Entry) -> str:
             return f"{at} escalation {entry.severity or '-'} {entry.summary}"
         case "phase":
             return f"{at} phase {entry.phase}"
+        case "traffic":
+            return f"{at} traffic {entry.edge}: {entry.bytes} bytes in the run"
     return f"{at} {entry.kind}"

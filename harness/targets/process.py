@@ -71,7 +71,7 @@ class ProcessTarget:
         self._ports = dict(zip(names, ports, strict=False))
         self._edge_ports = dict(zip(edges, ports[len(names) :], strict=True))
         self._proxies: list[str] = []
-        self._running: list[_Running] = []
+        self._running: dict[str, _Running] = {}
 
     # --- Target protocol ------------------------------------------------------------------
 
@@ -80,15 +80,13 @@ class ProcessTarget:
         self._ctx.logs_dir.mkdir(parents=True, exist_ok=True)
         for edge in self._ctx.system.edges:
             self._create_proxy(edge.name, edge.to)
-        for name, service in self._ctx.system.services.items():
-            running = self._spawn(name, service)
-            if service.health:
-                self._wait_healthy(running, service.health)
+        for name in self._ctx.system.services:
+            self.start_service(name)
 
     def stop(self) -> None:
         """Stop services in reverse order and delete this target's proxies; idempotent."""
         while self._running:
-            self._terminate(self._running.pop())
+            self._terminate(self._running.pop(next(reversed(self._running))))
         while self._proxies:
             self._ctx.toxiproxy.delete_proxy(self._proxies.pop(), missing_ok=True)
 
@@ -102,7 +100,73 @@ class ProcessTarget:
 
     def service_pids(self) -> dict[str, int]:
         """The pid of each running service."""
-        return {r.name: r.proc.pid for r in self._running}
+        return {name: r.proc.pid for name, r in self._running.items()}
+
+    # --- process faults ---------------------------------------------------------------------
+
+    def start_service(self, name: str) -> None:
+        """Start one service (again, after a crash) and wait for its health check."""
+        service = self._ctx.system.services[name]
+        running = self._spawn(name, service)
+        if service.health:
+            self._wait_healthy(running, service.health)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the service's whole process group, as a crash would."""
+        running = self._running.pop(name)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(running.proc.pid, signal.SIGKILL)
+        running.proc.wait(timeout=STOP_GRACE)
+        running.reader.join(timeout=STOP_GRACE)
+
+    def freeze(self, name: str) -> None:
+        """Suspend the service (SIGSTOP to its group)."""
+        os.killpg(self._running[name].proc.pid, signal.SIGSTOP)
+
+    def thaw(self, name: str) -> None:
+        """Resume a frozen service (SIGCONT to its group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._running[name].proc.pid, signal.SIGCONT)
+
+    def restart(self, name: str) -> None:
+        """Stop the service gracefully and start it again."""
+        self._terminate(self._running.pop(name))
+        self.start_service(name)
+
+    def run_hook(self, hook: str, values: Mapping[str, str]) -> str:
+        """Run a hook of the system (e.g. deploy); its JSON lines become events. Return stdout."""
+        spec = self._ctx.system.hooks.get(hook)
+        if spec is None:
+            raise TargetError(
+                what=f"the system declares no {hook!r} hook",
+                where=str(self._ctx.system_dir),
+                hint=f"add hooks.{hook}.command to the system file",
+            )
+        command = [self._expand(arg, None, values) for arg in spec.command]
+        env = self._environment(f"hook:{hook}", spec.env, None, values)
+        try:
+            done = subprocess.run(
+                command,
+                cwd=self._ctx.system_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=spec.timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TargetError(
+                what=f"the {hook} hook did not run: {exc}", actual=" ".join(command)
+            ) from exc
+        for line in done.stdout.splitlines():
+            self._ctx.on_line(f"hook:{hook}", line)
+        if done.returncode != 0:
+            raise TargetError(
+                what=f"the {hook} hook failed with code {done.returncode}",
+                actual=f"{' '.join(command)}\n{done.stderr.strip()}",
+                hint="run the command by hand to see why",
+            )
+        return done.stdout
 
     # --- internals ------------------------------------------------------------------------
 
@@ -114,9 +178,13 @@ class ProcessTarget:
             name, f"127.0.0.1:{self._edge_ports[edge]}", f"127.0.0.1:{self._ports[to]}"
         )
 
-    def _expand(self, text: str, own_port: int | None) -> str:
+    def _expand(
+        self, text: str, own_port: int | None, values: Mapping[str, str] | None = None
+    ) -> str:
         def one(match: re.Match[str]) -> str:
             name, arg = match.group(1), (match.group(2) or "").replace(" ", "")
+            if values and name in values and not arg:
+                return values[name]
             match name:
                 case "port" if own_port is not None:
                     return str(own_port)
@@ -132,11 +200,16 @@ class ProcessTarget:
 
         return PLACEHOLDER.sub(one, text)
 
-    def _environment(self, name: str, service: Service) -> dict[str, str]:
+    def _environment(
+        self,
+        name: str,
+        own: Mapping[str, str],
+        port: int | None,
+        values: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self._ctx.env)
-        port = self._ports[name]
-        env.update({k: self._expand(v, port) for k, v in service.env.items()})
+        env.update({k: self._expand(v, port, values) for k, v in own.items()})
         env["HARNESS_SERVICE"] = name
         env["PYTHONUNBUFFERED"] = "1"
         path = [str(self._ctx.system_dir)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
@@ -152,7 +225,7 @@ class ProcessTarget:
                 proc = subprocess.Popen(
                     command,
                     cwd=self._ctx.system_dir,
-                    env=self._environment(name, service),
+                    env=self._environment(name, service.env, port),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=err,
@@ -172,7 +245,7 @@ class ProcessTarget:
         )
         reader.start()
         running = _Running(name, proc, log, reader)
-        self._running.append(running)
+        self._running[name] = running
         return running
 
     def _read_stdout(self, name: str, stream: IO[bytes], log: Path) -> None:

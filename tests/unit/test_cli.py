@@ -97,7 +97,8 @@ def test_validate_prints_every_problem_as_file_line_column(tmp_path: Path) -> No
     assert out.splitlines() == [
         f"{path}:3:1: warmup: a duration needs a unit: write '10s' or '10m', not 10",
         f"{path}:10:5: faults[0].type: unknown value 'cut'; "
-        "expected one of 'partition', 'latency', 'timeout', 'reset_peer'",
+        "expected one of 'partition', 'flap', 'latency', 'slow', 'timeout', 'reset_peer', "
+        "'slicer', 'limit_data', 'crash', 'pause', 'restart', 'duplicate', 'replay', 'deploy'",
     ]
 
 

@@ -747,7 +747,10 @@ def test_json_schema_names_the_fault_types_and_the_duration_pattern() -> None:
     assert schema["additionalProperties"] is False
     assert {"name", "steady_state", "faults", "expectations"} <= set(schema["required"])
     mapping = schema["properties"]["faults"]["items"]["discriminator"]["mapping"]
-    assert set(mapping) == {"partition", "latency", "timeout", "reset_peer"}
+    assert set(mapping) == {
+        "partition", "flap", "latency", "slow", "timeout", "reset_peer", "slicer", "limit_data",
+        "crash", "pause", "restart", "duplicate", "replay", "deploy",
+    }  # fmt: skip
     assert schema["properties"]["warmup"]["pattern"] == DURATION_PATTERN
     assert text.count(json.dumps(DURATION_PATTERN)) >= 5  # every Duration field
     assert re.fullmatch(DURATION_PATTERN, "1m30s")

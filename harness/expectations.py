@@ -1,0 +1,119 @@
+"""The promises a scenario expects the automation to keep, one model per policy.
+
+Bounds (``within``) are written as the policy states them and scaled by the run's time scale.
+The action names default to the reference system's events (docs/catalog.md) and can be renamed
+for a system that reports its automation differently.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from harness.durations import Duration
+from harness.spec import Model
+
+ORDER_ACCEPTED, ORDER_COMPLETED, ORDER_FAILED = "order.accepted", "order.completed", "order.failed"
+PAYMENT_CALL, PAYMENT_CHARGED = "payment.call", "payment.charged"
+
+
+class SteadyStateExpectation(Model):
+    """Probes hold before the faults, and hold again ``within`` after the last fault is healed."""
+
+    policy: Literal["steady_state"]
+    within: Duration = 60.0
+
+
+class PausesExpectation(Model):
+    """The workflow reports paused ``within`` of a fault starting, and no work fails meanwhile."""
+
+    policy: Literal["pauses"]
+    within: Duration = 30.0
+    pause_action: str = "workflow.pause"
+    failure_actions: list[str] = Field(default_factory=lambda: [ORDER_FAILED])
+
+
+class ResumesExpectation(Model):
+    """Work continues ``within`` of the fault ending: the workflow resumes and work completes."""
+
+    policy: Literal["resumes"]
+    within: Duration = 30.0
+    resume_action: str = "workflow.resume"
+    progress_actions: list[str] = Field(default_factory=lambda: [ORDER_COMPLETED])
+
+
+class IsolatesExpectation(Model):
+    """A slow or failing dependency is isolated: breaker, backoff, no retry storm."""
+
+    policy: Literal["isolates"]
+    within: Duration = Field(default=30.0, description="the breaker opens this soon after")
+    max_calls_while_open: int = Field(
+        default=20, ge=0, description="ceiling of calls to the dependency while the breaker is open"
+    )
+    open_action: str = "breaker.open"
+    close_action: str = "breaker.close"
+    retry_action: str = "retry.scheduled"
+    call_action: str = Field(default=PAYMENT_CALL, description="the dependency's own call log")
+
+
+class ResumesFromCheckpointExpectation(Model):
+    """A crashed service resumes its work from the checkpoint once it is back."""
+
+    policy: Literal["resumes_from_checkpoint"]
+    within: Duration = Field(default=30.0, description="from the restart to checkpoint.resume")
+    resume_action: str = "checkpoint.resume"
+    accepted_action: str = ORDER_ACCEPTED
+    completed_action: str = ORDER_COMPLETED
+
+
+class IgnoresDuplicatesExpectation(Model):
+    """Duplicated requests (one idempotency key) have exactly one effect."""
+
+    policy: Literal["ignores_duplicates"]
+    effect_action: str = ORDER_ACCEPTED
+    charge_action: str = PAYMENT_CHARGED
+
+
+class RollsBackExpectation(Model):
+    """A bad deploy is rolled back ``within`` the bound and the error rate returns to normal."""
+
+    policy: Literal["rolls_back"]
+    within: Duration = 300.0
+    rollback_action: str = "rollback"
+    max_error_rate: float = Field(
+        default=0.05, ge=0, le=1, description="of workload requests after the rollback"
+    )
+
+
+class EscalatesExpectation(Model):
+    """Unrecovered within the bound: exactly one escalation with a runbook; recovered: none."""
+
+    policy: Literal["escalates"]
+    within: Duration = 180.0
+    progress_actions: list[str] = Field(default_factory=lambda: [ORDER_COMPLETED])
+
+
+class NoDataLostExpectation(Model):
+    """Reconciliation: every accepted order completed once, charged once; none lost."""
+
+    policy: Literal["no_data_lost"]
+    accepted_action: str = ORDER_ACCEPTED
+    completed_action: str = ORDER_COMPLETED
+    failed_action: str = ORDER_FAILED
+    charge_action: str = PAYMENT_CHARGED
+    allow_failed: bool = Field(default=False, description="count failed orders as accounted for")
+
+
+Expectation = Annotated[
+    SteadyStateExpectation
+    | PausesExpectation
+    | ResumesExpectation
+    | IsolatesExpectation
+    | ResumesFromCheckpointExpectation
+    | IgnoresDuplicatesExpectation
+    | RollsBackExpectation
+    | EscalatesExpectation
+    | NoDataLostExpectation,
+    Field(discriminator="policy"),
+]
