@@ -522,10 +522,10 @@ def test_the_builtin_policies_are_registered() -> None:
 
 
 def test_judge_reports_an_unknown_policy_as_broken() -> None:
-    verdicts = judge([SimpleNamespace(policy="escalates"), PAUSES], make(*healthy_run()))
+    verdicts = judge([SimpleNamespace(policy="no_such_policy"), PAUSES], make(*healthy_run()))
     assert [v.status for v in verdicts] == [Status.BROKEN, Status.PASSED]
-    assert verdicts[0].policy == "escalates"
-    assert verdicts[0].summary == "no policy called 'escalates' is installed"
+    assert verdicts[0].policy == "no_such_policy"
+    assert verdicts[0].summary == "no policy called 'no_such_policy' is installed"
 
 
 def test_verdict_render_shows_the_summary_and_one_line_per_evidence_entry() -> None:

@@ -1,0 +1,111 @@
+"""The ``ignores_duplicates`` policy: requests repeated under one idempotency key act once.
+
+For each ``duplicate`` or ``replay`` fault window, the key it sent is ``detail["idempotency_key"]``;
+without one, it is every key that more than one workload request carried, one of them sent within
+``NEAR`` seconds of the fault (the driver sends while injecting, and the inject entry is recorded
+when it returns, so its requests may come just before it). For each key:
+
+- exactly one ``effect_action`` event carries it (its ``idempotency_key`` attribute);
+- at most one ``charge_action`` event carries it, or belongs to one of those effects' orders.
+
+Inconclusive: no such fault; no key to judge; none of the key's requests got an answer; or no
+effect carries the key at all (the system may not report it).
+"""
+
+from __future__ import annotations
+
+from harness.clock import format_offset
+from harness.expectations import IgnoresDuplicatesExpectation
+from harness.policies.base import Status, Verdict, policy
+from harness.policies.common import attr_text, combine, count, fault_text, verdict
+from harness.policies.reconcile import ids_text
+from harness.timeline import Entry, EventEntry, FaultWindow, RequestEntry, Timeline
+
+NAME = "ignores_duplicates"
+NEAR = 2.0  # seconds (real, unscaled) around the fault in which its requests are looked for
+SHOWN = 3  # effects and charges quoted as evidence
+
+
+def _keys(timeline: Timeline, window: FaultWindow) -> list[str]:
+    """The idempotency keys the fault sent: from its detail, else the repeated keys near it."""
+    named = window.inject.detail.get("idempotency_key")
+    if named is not None:
+        return [str(named)]
+    requests = timeline.of(RequestEntry)
+    start, end = window.start - NEAR, (window.end or window.start) + NEAR
+    near = [r.idempotency_key for r in requests if start <= r.t <= end and r.idempotency_key]
+    sent = [r.idempotency_key for r in requests]
+    return [key for key in dict.fromkeys(near) if sent.count(key) > 1]
+
+
+def _charges(
+    exp: IgnoresDuplicatesExpectation, timeline: Timeline, key: str, effects: list[EventEntry]
+) -> list[EventEntry]:
+    """The charges under ``key``, or of one of the orders its effects created."""
+    orders = {e.correlation_id for e in effects if e.correlation_id is not None}
+    return [
+        e
+        for e in timeline.events(exp.charge_action)
+        if e.correlation_id in orders or attr_text(e, "idempotency_key") in {key, *orders}
+    ]
+
+
+def _sent_text(window: FaultWindow, key: str, requests: list[RequestEntry]) -> str:
+    """``5 requests with Idempotency-Key k-1 (duplicate api at 00:02.0)``."""
+    number = len(requests) or window.inject.detail.get("count")
+    sent = count(int(number), "request") if isinstance(number, int | float) else "requests"
+    return f"{sent} with Idempotency-Key {key} ({fault_text(window.inject)})"
+
+
+def _judge_key(
+    exp: IgnoresDuplicatesExpectation, timeline: Timeline, window: FaultWindow, key: str
+) -> Verdict:
+    """Judge one key: one effect, at most one charge."""
+    requests = [r for r in timeline.of(RequestEntry) if r.idempotency_key == key]
+    sent = _sent_text(window, key, requests)
+    answered = [r for r in requests if r.error is None]
+    if requests and not answered:
+        text = f"none of the {sent} got an answer ({requests[0].error}): cannot tell"
+        return verdict(NAME, None, timeline, Status.BROKEN, text, window.inject, requests[0])
+    effects = [
+        e for e in timeline.events(exp.effect_action) if attr_text(e, "idempotency_key") == key
+    ]
+    if not effects:
+        text = f"no {exp.effect_action} carries Idempotency-Key {key} after {sent}: cannot tell"
+        return verdict(NAME, None, timeline, Status.BROKEN, text, window.inject, *answered[:1])
+    charges = _charges(exp, timeline, key, effects)
+    orders = [e.correlation_id or "?" for e in effects]
+    proof: list[Entry | None] = [window.inject, *effects[:SHOWN], *charges[:SHOWN]]
+    if len(effects) == 1 and len(charges) <= 1:
+        once = "charged once" if charges else f"no {exp.charge_action}"
+        text = f"{sent} had exactly one effect: {exp.effect_action} {orders[0]} "
+        text += f"at {format_offset(effects[0].t)}; {once}"
+        return verdict(NAME, None, timeline, Status.PASSED, text, *proof)
+    if len(effects) > 1:
+        text = f"{sent} had {len(effects)} effects ({exp.effect_action} x{len(effects)}: "
+        text += f"{ids_text(orders)})"
+    else:
+        text = f"{sent} had one effect ({exp.effect_action} {orders[0]})"
+    if len(charges) > 1:
+        each = ids_text(f"{c.correlation_id or '?'} at {format_offset(c.t)}" for c in charges)
+        text += f"{';' if len(effects) > 1 else ' but'} {len(charges)} {exp.charge_action}: {each}"
+    return verdict(NAME, None, timeline, Status.FAILED, text, *proof)
+
+
+@policy(NAME)
+def check(exp: IgnoresDuplicatesExpectation, timeline: Timeline) -> Verdict:
+    """Judge whether every duplicated or replayed request had exactly one effect."""
+    windows = [
+        w for w in timeline.fault_windows() if w.inject.fault_type in ("duplicate", "replay")
+    ]
+    if not windows:
+        text = "no duplicate or replay fault was injected: nothing to deduplicate"
+        return verdict(NAME, None, timeline, Status.BROKEN, text)
+    verdicts = []
+    for window in windows:
+        keys = _keys(timeline, window)
+        if not keys:
+            text = f"no Idempotency-Key to judge for {fault_text(window.inject)}: cannot tell"
+            verdicts.append(verdict(NAME, None, timeline, Status.BROKEN, text, window.inject))
+        verdicts += [_judge_key(exp, timeline, window, key) for key in keys]
+    return combine(NAME, None, timeline, verdicts)

@@ -1,0 +1,192 @@
+"""The ``isolates`` policy: a slow or failing dependency is isolated, with no retry storm.
+
+For each window of a network fault (a Toxiproxy type, or any fault on an ``a->b`` edge):
+
+- the first ``open_action`` comes in ``[inject, inject + within]`` (scaled), or a breaker opened
+  earlier is still open at the inject;
+- while the breaker is open (from an ``open_action`` to the next ``close_action``, the heal or the
+  end; half-open trial calls count), at most ``max_calls_while_open`` ``call_action`` events;
+- retries back off: per order, the ``delay_ms`` of successive ``retry_action`` events never
+  shrink, and of three or more the last is larger than the first. A new series starts when the
+  ``attempt`` attribute starts again (the order was requeued and taken again).
+
+A window with no ``call_action`` event is inconclusive: the fault never reached traffic.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from harness.clock import format_offset
+from harness.expectations import IsolatesExpectation
+from harness.policies.base import Status, Verdict, bound_text, policy
+from harness.policies.common import (
+    attr_number,
+    combine,
+    count,
+    cut_short,
+    elapsed,
+    fault_text,
+    last_automation_event,
+    last_text,
+    pause_in_force,
+    verdict,
+)
+from harness.timeline import Entry, EventEntry, FaultWindow, Timeline
+
+NETWORK_FAULTS = frozenset(
+    {"partition", "flap", "latency", "slow", "timeout", "reset_peer", "slicer", "limit_data"}
+)
+
+
+def _is_network(window: FaultWindow) -> bool:
+    """A fault of the network: a Toxiproxy type, or any fault on an ``a->b`` edge."""
+    return window.inject.fault_type in NETWORK_FAULTS or "->" in window.inject.target
+
+
+Episodes = list[tuple[EventEntry, list[EventEntry]]]  # each opening and the calls it let by
+
+
+class _Finding(NamedTuple):
+    """One broken part of the promise, and the entries that show it."""
+
+    text: str
+    proof: list[Entry | None]
+
+
+def _episodes(exp: IsolatesExpectation, timeline: Timeline, start: float, end: float) -> Episodes:
+    """Each time the breaker was open in ``[start, end]``: the opening event and the calls."""
+    held = pause_in_force(timeline, start, exp.open_action, exp.close_action)
+    episodes: Episodes = [(held, [])] if held else []
+    current = episodes[0][1] if episodes else None
+    for event in timeline.events():
+        if not start <= event.t <= end:
+            continue
+        if event.action == exp.open_action and current is None:
+            episodes.append((event, current := []))
+        elif event.action == exp.close_action:
+            current = None
+        elif event.action == exp.call_action and current is not None:
+            current.append(event)
+    return episodes
+
+
+def _series(retries: list[EventEntry]) -> list[list[EventEntry]]:
+    """The retries of each order that carry a ``delay_ms``, split where attempts start again."""
+    series: dict[str, list[list[EventEntry]]] = {}
+    for event in retries:
+        if event.correlation_id is None or attr_number(event, "delay_ms") is None:
+            continue
+        runs = series.setdefault(event.correlation_id, [])
+        attempt = attr_number(event, "attempt")
+        previous = attr_number(runs[-1][-1], "attempt") if runs else None
+        if not runs or (attempt is not None and previous is not None and attempt <= previous):
+            runs.append([])  # the first retry, or attempts start again: requeued, taken again
+        runs[-1].append(event)
+    return [run for runs in series.values() for run in runs]
+
+
+def _too_many_calls(exp: IsolatesExpectation, episodes: Episodes) -> _Finding | None:
+    """The first time the breaker let more calls through than the ceiling, if any."""
+    for opened, calls in episodes:
+        if len(calls) > exp.max_calls_while_open:
+            text = f"{len(calls)} {exp.call_action} while the breaker was open "
+            text += f"({exp.open_action} at {format_offset(opened.t)}; "
+            text += f"ceiling {exp.max_calls_while_open})"
+            return _Finding(text, [opened, calls[exp.max_calls_while_open], calls[-1]])
+    return None
+
+
+def _no_backoff(exp: IsolatesExpectation, retries: list[EventEntry]) -> _Finding | None:
+    """The orders whose retry delays shrank, or never grew over three or more retries."""
+    bad: list[tuple[list[EventEntry], list[Entry | None]]] = []
+    for run in _series(retries):
+        delays = [attr_number(e, "delay_ms") or 0.0 for e in run]
+        shrank = next((i for i in range(1, len(run)) if delays[i] < delays[i - 1]), None)
+        if shrank is not None:
+            bad.append((run, [run[shrank - 1], run[shrank]]))
+        elif len(run) >= 3 and delays[-1] <= delays[0]:
+            bad.append((run, [run[0], run[-1]]))
+    if not bad:
+        return None
+    run, proof = bad[0]
+    shown = [f"{attr_number(e, 'delay_ms') or 0:g}" for e in run]
+    shown = shown if len(run) <= 6 else [*shown[:4], "...", shown[-1]]
+    text = f"retries did not back off for {count(len(bad), 'order')}: "
+    text += f"{run[0].correlation_id} {exp.retry_action} delays {', '.join(shown)} ms"
+    text += f" over {len(run)} retries" if len(run) > 6 else ""
+    return _Finding(text, proof)
+
+
+def _unopened(
+    exp: IsolatesExpectation,
+    timeline: Timeline,
+    window: FaultWindow,
+    calls: list[EventEntry],
+    late: EventEntry | None,
+) -> _Finding:
+    """The finding when no breaker opened in time: a ``late`` one or none, and how many calls."""
+    name, bound = fault_text(window.inject), bound_text(exp.within, timeline)
+    deadline = window.start + timeline.scaled(exp.within)
+    last = last_automation_event(timeline, deadline, exp.open_action, exp.retry_action)
+    text = (
+        f"{exp.open_action} came {elapsed(late.t - window.start)} after {name}, later than {bound}"
+        if late
+        else f"no {exp.open_action} within {bound} after {name}"
+    )
+    text += f"; {len(calls)} {exp.call_action} during the fault "
+    text += f"(ceiling {exp.max_calls_while_open} while open); {last_text(last)}"
+    return _Finding(text, [late, calls[0], calls[-1], last])
+
+
+def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWindow) -> Verdict:
+    """Judge one network fault: a timely breaker, few calls while open, retries backing off."""
+    start, end = window.start, timeline.end() if window.end is None else window.end
+    name, bound = fault_text(window.inject), bound_text(exp.within, timeline)
+    deadline = start + timeline.scaled(exp.within)
+    calls, retries = (
+        [e for e in timeline.events(a) if start <= e.t <= end]
+        for a in (exp.call_action, exp.retry_action)
+    )
+    if not calls:
+        text = f"no {exp.call_action} during {name}: the fault never reached traffic; cannot tell"
+        return verdict("isolates", exp.within, timeline, Status.BROKEN, text, window.inject)
+    episodes = _episodes(exp, timeline, start, end)
+    found = (_too_many_calls(exp, episodes), _no_backoff(exp, retries))
+    problems = [p for p in found if p is not None]
+    first = episodes[0][0] if episodes else None  # in force at the inject, or later
+    opened = first if first is not None and first.t <= deadline else None
+    if opened is None and not problems and timeline.end() < deadline:
+        text = f"{cut_short(timeline, bound, name)}: cannot tell"
+        return verdict("isolates", exp.within, timeline, Status.BROKEN, text, window.inject)
+    if opened is None:
+        problems.insert(0, _unopened(exp, timeline, window, calls, first))
+        head = ""
+    else:
+        when = "in force at" if opened.t < start else f"{elapsed(opened.t - start)} after"
+        head = f"{exp.open_action} {when} {name} (bound {bound})"
+    proof = [window.inject, opened, *(e for p in problems for e in p.proof)]
+    if problems:
+        text = (f"{head}, but " if head else "") + "; ".join(p.text for p in problems)
+        return verdict("isolates", exp.within, timeline, Status.FAILED, text, *proof)
+    most = max(len(c) for _, c in episodes)
+    text = f"{head}; at most {most} {exp.call_action} while open "
+    text += f"(ceiling {exp.max_calls_while_open}); "
+    orders = count(len({e.correlation_id for e in retries}), "order")
+    text += f"retries of {orders} backed off" if retries else "no retries"
+    return verdict("isolates", exp.within, timeline, Status.PASSED, text, *proof)
+
+
+@policy("isolates")
+def check(exp: IsolatesExpectation, timeline: Timeline) -> Verdict:
+    """Judge whether every network fault was isolated by a breaker, with retries backing off."""
+    windows = [w for w in timeline.fault_windows() if _is_network(w)]
+    if not windows:
+        text = "no network fault was injected: nothing to isolate"
+        return verdict("isolates", exp.within, timeline, Status.BROKEN, text)
+    actions = (exp.open_action, exp.close_action, exp.retry_action, "automation.start")
+    if not any(e.action in actions for e in timeline.events()):
+        text = f"the automation never reported ({', '.join(actions)}): cannot tell"
+        return verdict("isolates", exp.within, timeline, Status.BROKEN, text, windows[0].inject)
+    verdicts = [_judge_window(exp, timeline, w) for w in windows]
+    return combine("isolates", exp.within, timeline, verdicts)
