@@ -93,6 +93,7 @@ class RequestEntry(_Entry):
     latency_ms: float | None = None
     error: str | None = None
     idempotency_key: str | None = None
+    origin: str = Field(default="workload", description="'workload', or the fault that sent it")
 
 
 class TrafficEntry(_Entry):

@@ -20,7 +20,12 @@ from harness.timeline import JsonScalar, RequestEntry, Timeline
 
 
 def send(
-    client: httpx.Client, spec: RequestSpec, url: str, key: str | None, timeline: Timeline
+    client: httpx.Client,
+    spec: RequestSpec,
+    url: str,
+    key: str | None,
+    timeline: Timeline,
+    origin: str,
 ) -> RequestEntry:
     """Send one request and record what came back (a transport error is recorded, not raised)."""
     headers = {spec.idempotency_header: key} if spec.idempotency_header and key else {}
@@ -38,25 +43,32 @@ def send(
         latency_ms=round((time.monotonic() - start) * 1000, 1),
         error=error,
         idempotency_key=key,
+        origin=origin,
     )
     timeline.append(entry)
     return entry
 
 
 def send_many(
-    spec: RequestSpec, url: str, key: str | None, count: int, concurrent: bool, timeline: Timeline
+    spec: RequestSpec,
+    url: str,
+    key: str | None,
+    count: int,
+    concurrent: bool,
+    timeline: Timeline,
+    origin: str,
 ) -> None:
     """Send the request ``count`` times, one after another or all at once."""
     with httpx.Client(timeout=spec.timeout) as client:
         if not concurrent:
             for _ in range(count):
-                send(client, spec, url, key, timeline)
+                send(client, spec, url, key, timeline, origin)
             return
         gate = threading.Barrier(count)
 
         def one() -> None:
             gate.wait(timeout=10)
-            send(client, spec, url, key, timeline)
+            send(client, spec, url, key, timeline, origin)
 
         threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
         for thread in threads:
@@ -75,7 +87,9 @@ class DuplicateDriver:
         """Send the duplicates now; nothing is left to heal."""
         url = fault.request.url.format_map(dict(self._ctx.endpoints))
         key = f"{self._ctx.run_id}-{fault_id}"
-        send_many(fault.request, url, key, fault.count, fault.concurrent, self._ctx.timeline)
+        send_many(
+            fault.request, url, key, fault.count, fault.concurrent, self._ctx.timeline, fault_id
+        )
         detail: dict[str, JsonScalar] = {
             "idempotency_key": key,
             "count": fault.count,
@@ -93,7 +107,11 @@ class ReplayDriver:
     def inject(self, fault: ReplayFault, fault_id: str) -> Injected:
         """Replay the workload's request number ``index`` now."""
         workload = self._ctx.workload
-        sent = [e for e in self._ctx.timeline.of(RequestEntry) if e.idempotency_key]
+        sent = [
+            e
+            for e in self._ctx.timeline.of(RequestEntry)
+            if e.idempotency_key and e.origin == "workload"
+        ]
         if workload is None or len(sent) <= fault.index:
             raise FaultError(
                 what=f"nothing to replay: the workload sent {len(sent)} keyed requests",
@@ -103,7 +121,13 @@ class ReplayDriver:
         original = sent[fault.index]
         spec = RequestSpec.model_validate(workload.model_dump(by_alias=True, exclude={"rate"}))
         send_many(
-            spec, original.url, original.idempotency_key, fault.count, False, self._ctx.timeline
+            spec,
+            original.url,
+            original.idempotency_key,
+            fault.count,
+            False,
+            self._ctx.timeline,
+            fault_id,
         )
         detail = {"idempotency_key": original.idempotency_key, "count": fault.count}
         return Injected(target=original.url, undo=lambda: None, detail=detail)
