@@ -105,6 +105,35 @@ class NoDataLostExpectation(Model):
     allow_failed: bool = Field(default=False, description="count failed orders as accounted for")
 
 
+class EscalatesOnConflictExpectation(Model):
+    """When the signals disagree (health green, work stuck), escalate instead of acting."""
+
+    policy: Literal["escalates_on_conflict"]
+    within: Duration = Field(default=60.0, description="the escalation comes this soon after")
+    progress_actions: list[str] = Field(default_factory=lambda: [ORDER_COMPLETED])
+    forbidden_actions: list[str] = Field(
+        default_factory=lambda: ["workflow.pause", "workflow.resume", "rollback", "restart"],
+        description="automation actions that must not be taken while the signals disagree",
+    )
+
+
+class BoundedRecoveryExpectation(Model):
+    """Too many automatic recoveries of one service are themselves escalated, not hidden.
+
+    More than ``max_recoveries`` within ``window`` need an escalation ``within`` of the one that
+    exceeds the bound.
+    """
+
+    policy: Literal["bounded_recovery"]
+    max_recoveries: int = Field(default=3, ge=0)
+    window: Duration = Field(default=3600.0, description="sliding window (scaled)")
+    within: Duration = Field(default=60.0, description="escalation after the bound is exceeded")
+    recovery_actions: list[str] = Field(
+        default_factory=lambda: ["checkpoint.resume"],
+        description="events that mark one automatic recovery of the service that emits them",
+    )
+
+
 Expectation = Annotated[
     SteadyStateExpectation
     | PausesExpectation
@@ -114,6 +143,8 @@ Expectation = Annotated[
     | IgnoresDuplicatesExpectation
     | RollsBackExpectation
     | EscalatesExpectation
-    | NoDataLostExpectation,
+    | NoDataLostExpectation
+    | EscalatesOnConflictExpectation
+    | BoundedRecoveryExpectation,
     Field(discriminator="policy"),
 ]

@@ -14,7 +14,9 @@ from pydantic import ConfigDict, Field, field_validator
 
 from harness.durations import Duration
 from harness.expectations import (
+    BoundedRecoveryExpectation,
     EscalatesExpectation,
+    EscalatesOnConflictExpectation,
     Expectation,
     IgnoresDuplicatesExpectation,
     IsolatesExpectation,
@@ -46,12 +48,14 @@ from harness.spec import Edge, JsonScalar, Model, RequestSpec
 from harness.yamlsource import load_model
 
 __all__ = [
+    "BoundedRecoveryExpectation",
     "CrashFault",
     "DeployFault",
     "Drain",
     "DuplicateFault",
     "Edge",
     "EscalatesExpectation",
+    "EscalatesOnConflictExpectation",
     "Expectation",
     "Fault",
     "FlapFault",
