@@ -36,6 +36,8 @@ def test_reference_automation_passes(toxiproxy: ToxiproxyClient, tmp_path: Path)
         "steady_state": "passed",
         "pauses": "passed",
         "resumes": "passed",
+        "escalates": "passed",
+        "no_data_lost": "passed",
     }
     assert f"results: {run_dir}" in result.stdout
     assert_nothing_left(run_dir, toxiproxy)
@@ -60,7 +62,7 @@ def test_no_pause_defect_fails_with_a_finding(toxiproxy: ToxiproxyClient, tmp_pa
         "pauses: no workflow.pause within 30s (scaled 1.5s) after partition worker->payments"
         in result.stdout
     )
-    assert "order.failed" in result.stdout
+    assert "last automation event: observation" in result.stdout
     assert "Traceback" not in result.stdout
     assert_nothing_left(only_run(tmp_path), toxiproxy)
 
