@@ -22,6 +22,7 @@ from e2e_support import (
     only_run,
     proxies_of,
     pytest_command,
+    run_processes,
 )
 
 from harness.faults.toxiproxy import ToxiproxyClient
@@ -120,3 +121,29 @@ def test_cleanup_after_sigkill(toxiproxy: ToxiproxyClient, tmp_path: Path) -> No
         check=False,
     )
     assert "nothing to clean up" in again.stdout
+
+
+def test_keep_env_heals_faults_leaves_the_system_and_cleanup_stops_it(
+    toxiproxy: ToxiproxyClient, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        pytest_command(
+            "--scenario", "payments-partition", "--time-scale", "0.05", "--keep-env",
+            "--toxiproxy", toxiproxy.url, reports=tmp_path,
+        ),
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = only_run(tmp_path)
+
+    proxies = {n: p for n, p in toxiproxy.proxies().items() if n.startswith(run_dir.name)}
+    assert proxies, "--keep-env keeps the edges' proxies"
+    assert all(p.enabled and p.toxics == () for p in proxies.values()), "every fault is healed"
+    assert len(run_processes(run_dir)) >= 5, "--keep-env leaves the services running"
+
+    cleanup = subprocess.run(
+        [str(Path(sys.executable).parent / "harness"), "cleanup", "--reports-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
+    assert_nothing_left(run_dir, toxiproxy)
