@@ -141,3 +141,27 @@ def test_sut_that_exits_at_start_is_an_error_with_its_log(tmp_path: Path) -> Non
     assert_error(
         result.stdout, "service 'api' exited with code 3 during start-up", "boom: no config"
     )
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (("duration: 5s", "duration: 3 minutes"),
+         "faults[0].duration: not a duration: '3 minutes'; write it like 30s"),
+        (("type: partition", "type: partitionn"),
+         "faults[0].type: unknown value 'partitionn'; expected one of 'partition'"),
+        (("  - name: api", "  - name: [api"), "YAML syntax"),
+        (("warmup: 1s", "warmpu: 1s"), "warmpu: unknown field; did you mean 'warmup'?"),
+    ],
+    ids=["prose-duration", "unknown-fault-type", "malformed-yaml", "typo"],
+)  # fmt: skip
+def test_invalid_scenario_is_an_error_naming_file_and_line(
+    tmp_path: Path, edit: tuple[str, str], needle: str
+) -> None:
+    scenario = write_scenario(tmp_path)
+    scenario.write_text(scenario.read_text().replace(*edit))
+
+    result = run_pytest("--scenario", str(scenario), reports=tmp_path / "reports")
+
+    assert_error(result.stdout, f"{scenario}:", needle)
+    assert "Traceback" not in result.stdout
