@@ -1,8 +1,8 @@
 """The ``harness`` command: validate, schema, plan, run and cleanup.
 
 A thin front end over the same runner as the pytest plugin. Exit codes: 0 all passed (or valid),
-1 a policy failed (or a file is invalid), 2 usage (click's convention), 3 the harness could not
-tell (broken).
+1 a policy failed (``validate``: a file is invalid), 2 usage (click's convention), 3 the harness
+could not tell (broken, or an invalid file given to ``run``), 130 interrupted (faults healed).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from harness.errors import HarnessError, ScenarioError
 _console = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
-PASSED, FAILED, USAGE, BROKEN = 0, 1, 2, 3
+PASSED, FAILED, USAGE, BROKEN, INTERRUPTED = 0, 1, 2, 3, 130
 _STYLE = {"passed": "green", "failed": "bold red", "broken": "yellow"}
 
 
@@ -169,6 +169,14 @@ def run(
         except HarnessError as exc:
             _err.print(f"[yellow]broken[/]: {path}", highlight=False)
             click.echo(exc.render(), err=True)
+            worst = BROKEN
+            continue
+        except KeyboardInterrupt:
+            click.echo(f"interrupted: {path}; every fault was healed", err=True)
+            sys.exit(INTERRUPTED)
+        except Exception as exc:  # a harness bug is never a policy failure
+            _err.print(f"[yellow]broken[/]: {path}", highlight=False)
+            click.echo(f"the harness failed: {type(exc).__name__}: {exc}", err=True)
             worst = BROKEN
             continue
         table = Table(title=f"{result.run_id} (time scale {time_scale:g})", title_justify="left")

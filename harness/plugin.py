@@ -130,7 +130,11 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> list[ScenarioItem]:
         """One item per file; a file that does not load still yields an item, to report it."""
-        return [ScenarioItem.from_parent(self, name=self.path.stem)]
+        item = ScenarioItem.from_parent(self, name=self.path.stem)
+        if self.config.pluginmanager.hasplugin("timeout"):
+            # pytest-timeout's ini default must not cut a scenario short: give it its own plan
+            item.add_marker(pytest.mark.timeout(_allowance(self.path, self.config)))
+        return [item]
 
 
 class PolicyViolation(Exception):
@@ -169,8 +173,10 @@ class ScenarioItem(pytest.Item):
         self.config.stash[_RESULTS].append((self.nodeid, self.result))
         self.user_properties.append(("run_dir", str(self.result.run_dir)))
         broken = [v for v in self.result.verdicts if v.status == Status.BROKEN]
-        if broken:
-            raise Inconclusive(broken)
+        if broken:  # a failed verdict beside them still shows: it is a finding
+            raise Inconclusive(
+                broken + [v for v in self.result.verdicts if v.status == Status.FAILED]
+            )
 
     def runtest(self) -> None:
         """Fail with every failed verdict."""
@@ -239,6 +245,18 @@ def _render(exc: BaseException, result: RunResult | None) -> str | None:
     if isinstance(exc, HarnessError):
         return f"{type(exc).__name__}: {exc}{where}"
     return None
+
+
+def _allowance(path: Path, config: pytest.Config) -> float:
+    """Seconds a scenario may take: its scaled plan, plus start-up and teardown margins."""
+    from harness.errors import HarnessError
+    from harness.scenario import load_scenario
+
+    try:
+        planned = load_scenario(path).planned_length() * float(config.getoption("time_scale"))
+    except HarnessError:
+        planned = 0.0  # the item reports the problem itself, at once
+    return planned * 1.5 + 300.0
 
 
 def _default_system(config: pytest.Config) -> Path | None:

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -37,6 +37,10 @@ from harness.state import StateFile
 from harness.targets.base import TargetContext
 from harness.targets.process import ProcessTarget
 from harness.timeline import FaultEntry, PhaseEntry, Timeline, TrafficEntry
+
+KEPT: list[object] = []
+"""What --keep-env leaves running, referenced for the session so it is not collected (and
+warned about) while it runs; `harness cleanup` stops it."""
 
 STEADY_STATE_WAIT = 15.0
 """Seconds (real) the system may take to pass its probes once healthy, before any fault."""
@@ -90,15 +94,17 @@ class Runner:
         timeline = Timeline(self.options.time_scale)
         state = StateFile(run_dir / "state.json", run_id)
         stack = ExitStack()
-        try:
-            with interruptible():
+        with interruptible():  # the shield goes up before SIGTERM's handler comes down
+            try:
                 _Execution(self.options, prepared, timeline, state, stack, run_id, run_dir).go()
-        finally:
-            with shielded():
-                stack.close()
-                if not self.options.keep_env:
-                    state.finish()
-                timeline.write(run_dir / "timeline.json")
+            finally:
+                with shielded():
+                    try:
+                        stack.close()
+                        if not self.options.keep_env:
+                            state.finish()
+                    finally:  # the evidence is written even when a heal failed
+                        timeline.write(run_dir / "timeline.json")
         verdicts = judge(prepared.scenario.expectations, timeline)
         (run_dir / "verdicts.json").write_text(
             "[" + ",\n".join(v.model_dump_json() for v in verdicts) + "]", encoding="utf-8"
@@ -139,9 +145,12 @@ class _Execution:
                 state=self.state,
             )
         )
-        self.stack.callback(self._record_traffic, client, target)  # runs after target.stop
         if not self.options.keep_env:
+            # runs after target.stop: Toxiproxy counts a connection's bytes when it closes
+            self.stack.callback(self._record_traffic, client, target)
             self.stack.callback(target.stop)
+        else:
+            KEPT.append(target)
         self.target, self.client = target, client
         target.start()
         endpoints = target.endpoints()
@@ -176,6 +185,8 @@ class _Execution:
             server = ToxiproxyServer(binary, log_path=self.run_dir / "logs" / "toxiproxy.log")
             if not self.options.keep_env:
                 self.stack.callback(server.stop)
+            else:
+                KEPT.append(server)
             server.start()
             self.state.add_process("toxiproxy", server.pid)
             url = server.url
@@ -291,30 +302,33 @@ class _Execution:
             )
         edge = getattr(fault, "edge", None)
         before = self._traffic(self.client, self.target).get(edge) if edge else None
-        handle = driver.inject(fault, fault_id)
-        if before is not None:
-            handle.detail = {**handle.detail, "bytes_at_inject": before}
         timeline = self.timeline
 
-        def record(action: str) -> FaultEntry:
+        def entry(action: Literal["inject", "heal"], at: float) -> FaultEntry:
             return FaultEntry(
-                t=timeline.now(),
-                action="inject" if action == "inject" else "heal",
+                t=at,
+                action=action,
                 fault_id=fault_id,
                 fault_type=fault.type,
                 target=handle.target,
                 detail=dict(handle.detail),
             )
 
-        timeline.append(record("inject"))
+        started = timeline.now()  # the moment the fault acts, not when its driver returns
+        handle = driver.inject(fault, fault_id)
         undo = handle.undo
 
         def heal_and_record() -> None:
+            at = timeline.now()
             undo()
-            timeline.append(record("heal"))
+            timeline.append(entry("heal", at))
 
         handle.undo = heal_and_record
-        self.stack.callback(handle.heal)
+        self.stack.callback(handle.heal)  # at once: nothing may stand between inject and this
+        if before is not None:
+            handle.detail = {**handle.detail, "bytes_at_inject": before}
+
+        timeline.append(entry("inject", started))
         return handle
 
     def _traffic(self, client: ToxiproxyClient, target: ProcessTarget) -> dict[str, int]:

@@ -109,6 +109,7 @@ class Collector:
         self.rejected = 0
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
+        self._server.block_on_close = False  # a stalled client must not hold up the cleanup
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="harness-collector", daemon=True
         )
@@ -180,6 +181,8 @@ class Collector:
 
 def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = 5.0  # seconds a client may stall mid-request
+
         def do_POST(self) -> None:
             try:
                 length = int(self.headers.get("Content-Length") or 0)

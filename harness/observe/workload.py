@@ -46,7 +46,7 @@ class WorkloadRunner:
         with httpx.Client(timeout=self._spec.timeout) as client:
             while not self._stop.is_set():
                 self._send(client)
-                next_at += period
+                next_at = max(next_at + period, time.monotonic())  # no burst after a stall
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     def _send(self, client: httpx.Client) -> None:

@@ -113,15 +113,16 @@ class ProcessTarget:
 
     def kill(self, name: str) -> None:
         """SIGKILL the service's whole process group, as a crash would."""
-        running = self._running.pop(name)
+        running = self._running.pop(self._live(name).name)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(running.proc.pid, signal.SIGKILL)
         running.proc.wait(timeout=STOP_GRACE)
-        running.reader.join(timeout=STOP_GRACE)
+        if running.reader.ident is not None:  # started
+            running.reader.join(timeout=STOP_GRACE)
 
     def freeze(self, name: str) -> None:
         """Suspend the service (SIGSTOP to its group)."""
-        os.killpg(self._running[name].proc.pid, signal.SIGSTOP)
+        os.killpg(self._live(name).proc.pid, signal.SIGSTOP)
 
     def thaw(self, name: str) -> None:
         """Resume a frozen service (SIGCONT to its group)."""
@@ -130,8 +131,19 @@ class ProcessTarget:
 
     def restart(self, name: str) -> None:
         """Stop the service gracefully and start it again."""
-        self._terminate(self._running.pop(name))
+        self._terminate(self._running.pop(self._live(name).name))
         self.start_service(name)
+
+    def _live(self, name: str) -> _Running:
+        """The running service ``name``; a TargetError if it is not running."""
+        running = self._running.get(name)
+        if running is None or running.proc.poll() is not None:
+            raise TargetError(
+                what=f"service {name!r} is not running, so the fault cannot act on it",
+                actual="it crashed, exited, or an earlier fault stopped it",
+                hint=f"read {self._ctx.logs_dir / (name + '.log')}; space the faults further apart",
+            )
+        return running
 
     def run_hook(self, hook: str, values: Mapping[str, str]) -> str:
         """Run a hook of the system (e.g. deploy); its JSON lines become events. Return stdout."""
@@ -217,6 +229,9 @@ class ProcessTarget:
         return env
 
     def _spawn(self, name: str, service: Service) -> _Running:
+        earlier = self._running.pop(name, None)
+        if earlier is not None:  # never lose track of a process: a heal may run twice
+            self._terminate(earlier)
         port = self._ports[name]
         command = [self._expand(arg, port) for arg in service.command]
         log = self._ctx.logs_dir / f"{name}.log"
@@ -238,21 +253,26 @@ class ProcessTarget:
                     actual=" ".join(command),
                     hint=f"install {command[0]!r} or fix the command in the system file",
                 ) from exc
-        self._ctx.state.add_process(name, proc.pid)
         assert proc.stdout is not None
         reader = threading.Thread(
             target=self._read_stdout, args=(name, proc.stdout, log), daemon=True
         )
-        reader.start()
         running = _Running(name, proc, log, reader)
-        self._running[name] = running
+        self._running[name] = running  # tracked before anything else can fail
+        self._ctx.state.add_process(name, proc.pid)
+        reader.start()
         return running
 
     def _read_stdout(self, name: str, stream: IO[bytes], log: Path) -> None:
         with stream, log.open("a", encoding="utf-8") as out:
             for raw in stream:
                 line = raw.decode("utf-8", errors="replace")
-                if not self._ctx.on_line(name, line):
+                try:
+                    event = self._ctx.on_line(name, line)
+                except Exception as exc:  # keep draining: a full pipe would block the service
+                    out.write(f"[harness] could not record this line ({exc!r}): ")
+                    event = False
+                if not event:
                     out.write(f"[stdout] {line}")
                     out.flush()
 
@@ -290,7 +310,8 @@ class ProcessTarget:
                 proc.wait(timeout=grace)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # anything the service left in its group
-        running.reader.join(timeout=STOP_GRACE)
+        if running.reader.ident is not None:  # started
+            running.reader.join(timeout=STOP_GRACE)
 
 
 def _probe(port: int, health: HealthCheck) -> tuple[bool, str]:
