@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 import pytest
+from timelines import make
 
 from harness.policies import POLICIES, Status, Verdict, judge
 from harness.policies import pauses as pauses_policy
@@ -26,13 +27,6 @@ RESUMES = ResumesExpectation(policy="resumes")  # within 30s
 STEADY = SteadyStateExpectation(policy="steady_state")  # within 1m
 BOUND_30S = "30s (scaled 1.5s)"
 BOUND_1M = "1m (scaled 3s)"
-
-
-def make(*entries: Entry, scale: float = 0.05) -> Timeline:
-    timeline = Timeline(time_scale=scale, monotonic=lambda: 0.0)
-    for entry in entries:
-        timeline.append(entry)
-    return timeline
 
 
 def fault(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
+from timelines import make
 
 from harness.expectations import (
     EscalatesExpectation,
@@ -42,13 +43,6 @@ NO_DATA_LOST = NoDataLostExpectation(policy="no_data_lost")
 BOUND_30S = "30s (scaled 1.5s)"
 BOUND_3M = "3m (scaled 9s)"
 BOUND_5M = "5m (scaled 15s)"
-
-
-def make(*entries: Entry, scale: float = 0.05) -> Timeline:
-    timeline = Timeline(time_scale=scale, monotonic=lambda: 0.0)
-    for entry in entries:
-        timeline.append(entry)
-    return timeline
 
 
 def fault(
