@@ -1,7 +1,9 @@
 """The built-in policies: importing this module registers each of them with ``@policy``."""
 
 from harness.policies import (
+    bounded_recovery,
     escalates,
+    escalates_on_conflict,
     ignores_duplicates,
     isolates,
     no_data_lost,
@@ -13,7 +15,9 @@ from harness.policies import (
 )
 
 __all__ = [
+    "bounded_recovery",
     "escalates",
+    "escalates_on_conflict",
     "ignores_duplicates",
     "isolates",
     "no_data_lost",
