@@ -30,6 +30,8 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "worker-crash": {"ack-before-work": {"resumes_from_checkpoint", "no_data_lost"}},
     "duplicate-orders": {"no-idempotency": {"ignores_duplicates", "no_data_lost"}},
     "bad-deploy": {"slow-rollback": {"rolls_back"}},
+    "conflicting-signals": {"trust-health-check": {"escalates_on_conflict"}},
+    "restart-loop": {"hide-restarts": {"bounded_recovery"}},
 }
 CASES = [(s, None) for s in MATRIX] + [(s, d) for s, ds in MATRIX.items() for d in ds]
 
