@@ -11,11 +11,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TIME_SCALE ?= 0.1
 
-.PHONY: demo test lint deps python toxiproxy redis clean help
+.PHONY: demo demo-compose test lint deps python toxiproxy redis clean help engine images
 
 help:
 	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
 	@echo "make test   set everything up and run the linters and the test suite"
+	@echo "make demo-compose  the demo game day on docker compose (needs Docker; see README)"
+	@echo "make images start a Docker engine if none answers and build the local images (no registry)"
 
 deps: python toxiproxy redis
 
@@ -49,6 +51,15 @@ redis:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@redis-server --version | cut -d' ' -f1-3
 
+# Docker: an engine (Debian's docker.io when none answers) and local images built without a
+# registry, named in fixtures/images/local.env for the compose file.
+engine:
+	@fixtures/images/engine.sh
+
+images: engine
+	@TOXIPROXY_VERSION=$(TOXIPROXY_VERSION) TOXIPROXY_MODULE=$(TOXIPROXY_MODULE) \
+	  fixtures/images/build.sh
+
 demo: deps
 	@echo ">> Demo game day: payments-partition against the reference system (time scale $(TIME_SCALE))"
 	@$(BIN)/harness run payments-partition --time-scale $(TIME_SCALE)
@@ -57,13 +68,19 @@ demo: deps
 	  code=$$?; if [ $$code -eq 1 ]; then echo ">> as expected, the broken promise was caught"; \
 	  else echo ">> unexpected exit code $$code"; exit 1; fi
 
+# The demo on docker compose: local images when `make images` built them, else public ones.
+demo-compose: deps
+	@echo ">> Demo game day on docker compose: payments-partition (time scale $(TIME_SCALE))"
+	@set -a; [ ! -f fixtures/images/local.env ] || . fixtures/images/local.env; set +a; \
+	  $(BIN)/harness run payments-partition --time-scale $(TIME_SCALE) --target compose
+
 lint: python
 	@echo ">> ruff and mypy"
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
-test: deps lint
+test: deps images lint
 	@echo ">> tests"
 	@$(BIN)/pytest
 
