@@ -1,8 +1,10 @@
-"""Reap what an interrupted or killed run left behind: its processes and Toxiproxy proxies.
+"""Reap what an interrupted or killed run left behind: processes, proxies, compose projects.
 
 Reads every ``state.json`` under the reports directory that is not marked finished (a run that
 was killed with SIGKILL, or kept with --keep-env), deletes the proxies it recorded from the
-Toxiproxy server it used, and stops the processes it started (same pid *and* start time).
+Toxiproxy server it used, stops the processes it started (same pid *and* start time), and
+removes its compose project's containers, networks and volumes (found by the project's label).
+A run whose harness process still runs is left alone, unless it was kept with --keep-env.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import psutil
 
 from harness.errors import ToxiproxyError
 from harness.faults.toxiproxy import ToxiproxyClient
-from harness.state import RunRecord, live_processes, read_record, write_record
+from harness.state import RunRecord, is_alive, live_processes, read_record, write_record
 
 GRACE = 5.0
 
@@ -29,7 +31,10 @@ class Reaped:
     run_id: str
     proxies: list[str] = field(default_factory=list)
     processes: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    running: int | None = None
+    """The pid of the harness still running this run (then nothing was touched)."""
 
 
 def unfinished_runs(reports_dir: Path) -> list[tuple[Path, RunRecord]]:
@@ -45,6 +50,13 @@ def unfinished_runs(reports_dir: Path) -> list[tuple[Path, RunRecord]]:
 def reap(path: Path, record: RunRecord) -> Reaped:
     """Delete the run's proxies, stop its processes, and mark its state file finished."""
     done = Reaped(record.run_id)
+    owner = is_alive(record.owner) if record.owner and not record.keep_env else None
+    if owner is not None and owner.pid != os.getpid():
+        done.running = owner.pid
+        return done
+    if record.compose_project:
+        _remove_compose(record.compose_project, done)
+        record.proxies = []  # they lived in the project's own Toxiproxy, gone with it
     if record.toxiproxy_url and record.proxies:
         try:
             with ToxiproxyClient(record.toxiproxy_url, timeout=3.0) as client:
@@ -62,6 +74,23 @@ def reap(path: Path, record: RunRecord) -> Reaped:
         record.finished = True
         write_record(path, record)
     return done
+
+
+def _remove_compose(project: str, done: Reaped) -> None:
+    from harness.errors import TargetError
+    from harness.targets.compose import docker_client, remove_project
+
+    try:
+        client = docker_client()
+    except TargetError as exc:
+        done.problems.append(f"compose project {project} not removed: {exc.what}")
+        return
+    try:
+        done.containers.extend(remove_project(client, project))
+    except Exception as exc:
+        done.problems.append(f"compose project {project} not fully removed: {exc}")
+    finally:
+        client.close()
 
 
 def _stop_group(proc: psutil.Process) -> None:

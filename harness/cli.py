@@ -128,6 +128,12 @@ def plan(
 @_run_options
 @click.option("--keep-env", is_flag=True, help="heal every fault but leave the system running")
 @click.option(
+    "--target",
+    type=click.Choice(["process", "compose"]),
+    default=None,
+    help="where the system under test runs (default: the scenario's, 'process')",
+)
+@click.option(
     "--toxiproxy",
     "toxiproxy_url",
     default=None,
@@ -144,6 +150,7 @@ def run(
     system: Path | None,
     scenarios_dir: Path,
     keep_env: bool,
+    target: str | None,
     toxiproxy_url: str | None,
     reports_dir: Path,
 ) -> None:
@@ -158,6 +165,7 @@ def run(
             time_scale=time_scale,
             sut_env=env,
             keep_env=keep_env,
+            target=target,
             toxiproxy_url=toxiproxy_url,
             reports_dir=reports_dir,
         )
@@ -216,7 +224,7 @@ def _parse_env(items: tuple[str, ...]) -> dict[str, str]:
     "--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
 )
 def cleanup(reports_dir: Path) -> None:
-    """Remove what killed or kept runs left behind: their processes and Toxiproxy proxies."""
+    """Remove what killed or kept runs left behind: processes, proxies, compose projects."""
     from harness.cleanup import reap, unfinished_runs
 
     runs = unfinished_runs(reports_dir)
@@ -225,9 +233,14 @@ def cleanup(reports_dir: Path) -> None:
     failed = False
     for path, record in runs:
         done = reap(path, record)
+        if done.running is not None:
+            click.echo(f"{done.run_id}: still running (harness pid {done.running}); left alone")
+            continue
+        removed = f", removed {', '.join(done.containers)}" if done.containers else ""
         click.echo(
             f"{done.run_id}: removed {len(done.proxies)} proxies, "
             f"stopped {len(done.processes)} processes {' '.join(done.processes)}".rstrip()
+            + removed
         )
         for problem in done.problems:
             failed = True

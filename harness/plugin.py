@@ -16,7 +16,6 @@ import pytest
 
 if TYPE_CHECKING:
     from harness.policies import Verdict
-    from harness.prepare import Prepared
     from harness.runner import RunOptions, RunResult
 
 _SELECTED = pytest.StashKey[set[Path]]()
@@ -168,7 +167,6 @@ class ScenarioItem(pytest.Item):
         if self.config.getoption("dry_run"):
             self.config.stash[_PLANS].append((self.nodeid, plan(prepared, options.time_scale)))
             pytest.skip("dry run: validated and planned, nothing injected")
-        self._check_target(prepared, options)
         self.result = Runner(options).run(prepared)
         self.config.stash[_RESULTS].append((self.nodeid, self.result))
         self.user_properties.append(("run_dir", str(self.result.run_dir)))
@@ -194,17 +192,6 @@ class ScenarioItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         """Where the scenario is, for pytest's report headers."""
         return self.path, 0, f"scenario: {self.name}"
-
-    @staticmethod
-    def _check_target(prepared: Prepared, options: RunOptions) -> None:
-        from harness.errors import TargetError
-
-        target = options.target or prepared.scenario.target
-        if target != "process":
-            raise TargetError(
-                what=f"the {target!r} target is not available in this version",
-                hint="run with --target process (the embedded default)",
-            )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import httpx
 
-from harness.errors import HarnessError, ProbeError, ToxiproxyError
+from harness.errors import HarnessError, ProbeError, TargetError
 from harness.faults.base import FaultContext, FaultDriver, Injected
 from harness.faults.toxiproxy import ToxiproxyClient, parse_proxy_bytes
 from harness.faults.toxiproxy_server import ToxiproxyServer, find_toxiproxy_binary
@@ -34,7 +34,8 @@ from harness.prepare import Prepared
 from harness.scenario import Probe
 from harness.signals import interruptible, shielded
 from harness.state import StateFile
-from harness.targets.base import TargetContext
+from harness.targets.base import Target, TargetContext
+from harness.targets.compose import ComposeTarget, docker_client, host_gateway
 from harness.targets.process import ProcessTarget
 from harness.timeline import FaultEntry, PhaseEntry, Timeline, TrafficEntry
 
@@ -92,7 +93,7 @@ class Runner:
         (run_dir / "logs").mkdir(parents=True)
         shutil.copyfile(prepared.path, run_dir / "scenario.yaml")
         timeline = Timeline(self.options.time_scale)
-        state = StateFile(run_dir / "state.json", run_id)
+        state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
         stack = ExitStack()
         with interruptible():  # the shield goes up before SIGTERM's handler comes down
             try:
@@ -131,28 +132,41 @@ class _Execution:
 
     def go(self) -> None:
         self._phase("setup")
-        client = self._toxiproxy()
-        collector = self.stack.enter_context(Collector(self.timeline))
-        target = ProcessTarget(
-            TargetContext(
-                system=self.prepared.system,
-                system_dir=self.prepared.system_path.parent,
-                toxiproxy=client,
-                run_id=self.run_id,
-                logs_dir=self.run_dir / "logs",
-                env=self._sut_env(collector),
-                on_line=collector.ingest_line,
-                state=self.state,
+        compose = (self.options.target or self.scenario.target) == "compose"
+        if compose and self.options.toxiproxy_url:
+            raise TargetError(
+                what="--toxiproxy applies to the process target only",
+                hint="the compose target runs Toxiproxy as a service of the project; drop "
+                "--toxiproxy, or run with --target process",
             )
+        if compose:  # the project brings its own Toxiproxy; the sinks face the containers
+            engine = docker_client()
+            self.stack.callback(engine.close)
+            client, sink_host = None, host_gateway(engine)
+        else:
+            client, sink_host = self._toxiproxy(), "127.0.0.1"
+        collector = self.stack.enter_context(Collector(self.timeline, host=sink_host))
+        context = TargetContext(
+            system=self.prepared.system,
+            system_dir=self.prepared.system_path.parent,
+            toxiproxy=client,
+            run_id=self.run_id,
+            logs_dir=self.run_dir / "logs",
+            env=self._sut_env(collector),
+            on_line=collector.ingest_line,
+            state=self.state,
         )
+        target: Target = ComposeTarget(context, engine) if compose else ProcessTarget(context)
         if not self.options.keep_env:
+            self.stack.callback(target.close)
             # runs after target.stop: Toxiproxy counts a connection's bytes when it closes
-            self.stack.callback(self._record_traffic, client, target)
+            self.stack.callback(self._record_traffic, target)
             self.stack.callback(target.stop)
         else:
             KEPT.append(target)
-        self.target, self.client = target, client
+        self.target = target
         target.start()
+        self.client = client = target.toxiproxy()
         endpoints = target.endpoints()
         self._phase("steady_state")
         sampler = Sampler(
@@ -301,7 +315,7 @@ class _Execution:
                 hint="install the plugin that provides it",
             )
         edge = getattr(fault, "edge", None)
-        before = self._traffic(self.client, self.target).get(edge) if edge else None
+        before = self._traffic(self.target).get(edge) if edge else None
         timeline = self.timeline
 
         def entry(action: Literal["inject", "heal"], at: float) -> FaultEntry:
@@ -331,11 +345,11 @@ class _Execution:
         timeline.append(entry("inject", started))
         return handle
 
-    def _traffic(self, client: ToxiproxyClient, target: ProcessTarget) -> dict[str, int]:
+    def _traffic(self, target: Target) -> dict[str, int]:
         """Bytes each edge's proxy has carried so far; empty if the server keeps no metrics."""
         try:
-            counters = parse_proxy_bytes(client.metrics())
-        except ToxiproxyError:
+            counters = parse_proxy_bytes(target.toxiproxy().metrics())
+        except HarnessError:  # no metrics, or the target never got as far as its Toxiproxy
             return {}
         totals = {}
         for edge in self.prepared.system.edge_names():
@@ -343,10 +357,10 @@ class _Execution:
             totals[edge] = (found.upstream_received + found.downstream_received) if found else 0
         return totals
 
-    def _record_traffic(self, client: ToxiproxyClient, target: ProcessTarget) -> None:
+    def _record_traffic(self, target: Target) -> None:
         """After the services stopped (every connection counted): each edge's bytes in the run."""
         now = self.timeline.now()
-        for edge, count in self._traffic(client, target).items():
+        for edge, count in self._traffic(target).items():
             self.timeline.append(TrafficEntry(t=now, edge=edge, bytes=count))
 
     def _sleep_until(self, when: float) -> None:

@@ -1,6 +1,7 @@
 """The run's own record of what it created, so a killed run can be cleaned up afterwards.
 
-Every process the harness starts and every Toxiproxy proxy it creates is written to
+Every process the harness starts, every Toxiproxy proxy it creates and the compose project it
+brings up is written to
 ``<run dir>/state.json`` *before* it is used. A run that ends normally marks the file finished;
 ``harness cleanup`` (and the next run's setup) reaps whatever an unfinished file still names.
 """
@@ -8,6 +9,7 @@ Every process the harness starts and every Toxiproxy proxy it creates is written
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -30,15 +32,21 @@ class RunRecord(BaseModel):
     toxiproxy_url: str | None = None
     proxies: list[str] = Field(default_factory=list)
     processes: list[TrackedProcess] = Field(default_factory=list)
+    owner: TrackedProcess | None = None
+    """The harness process that runs it: a live owner's run is not reaped (unless kept)."""
+    keep_env: bool = False
+    compose_project: str | None = None
+    compose_files: list[str] = Field(default_factory=list)
     finished: bool = False
 
 
 class StateFile:
     """A RunRecord kept on disk, rewritten after every change (thread-safe)."""
 
-    def __init__(self, path: Path, run_id: str) -> None:
+    def __init__(self, path: Path, run_id: str, *, keep_env: bool = False) -> None:
         self.path = path
-        self.record = RunRecord(run_id=run_id)
+        self.record = RunRecord(run_id=run_id, owner=_tracked("harness", os.getpid()))
+        self.record.keep_env = keep_env
         self._lock = threading.Lock()
         self._save()
 
@@ -46,6 +54,12 @@ class StateFile:
         """Remember which Toxiproxy server holds this run's proxies."""
         with self._lock:
             self.record.toxiproxy_url = url
+            self._save()
+
+    def set_compose(self, project: str, files: list[str]) -> None:
+        """Record the compose project before it is brought up."""
+        with self._lock:
+            self.record.compose_project, self.record.compose_files = project, list(files)
             self._save()
 
     def add_proxy(self, name: str) -> None:
@@ -56,12 +70,9 @@ class StateFile:
 
     def add_process(self, name: str, pid: int) -> None:
         """Record a process right after it started."""
-        try:
-            created = psutil.Process(pid).create_time()
-        except psutil.Error:
-            created = 0.0
+        tracked = _tracked(name, pid)
         with self._lock:
-            self.record.processes.append(TrackedProcess(name=name, pid=pid, create_time=created))
+            self.record.processes.append(tracked)
             self._save()
 
     def finish(self) -> None:
@@ -72,6 +83,14 @@ class StateFile:
 
     def _save(self) -> None:
         write_record(self.path, self.record)
+
+
+def _tracked(name: str, pid: int) -> TrackedProcess:
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.Error:
+        created = 0.0
+    return TrackedProcess(name=name, pid=pid, create_time=created)
 
 
 def write_record(path: Path, record: RunRecord) -> None:
@@ -88,13 +107,16 @@ def read_record(path: Path) -> RunRecord:
 
 def live_processes(record: RunRecord) -> list[psutil.Process]:
     """The recorded processes that still run (same pid and start time)."""
-    alive = []
-    for tracked in record.processes:
-        try:
-            proc = psutil.Process(tracked.pid)
-            same = abs(proc.create_time() - tracked.create_time) < 0.01
-            if same and proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-        except psutil.Error:
-            continue
-    return alive
+    return [proc for tracked in record.processes if (proc := is_alive(tracked)) is not None]
+
+
+def is_alive(tracked: TrackedProcess) -> psutil.Process | None:
+    """The process if it still runs (same pid and start time), else None."""
+    try:
+        proc = psutil.Process(tracked.pid)
+        same = abs(proc.create_time() - tracked.create_time) < 0.01
+        if same and proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+            return proc
+    except psutil.Error:
+        pass
+    return None

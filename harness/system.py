@@ -78,8 +78,26 @@ class Automation(_Model):
     switch: AutomationSwitch | None = None
 
 
+class ComposeSpec(_Model):
+    """How the compose target runs the system: its compose file and the containers' ports.
+
+    Service commands and images come from the compose file; the system file's ``env`` of each
+    service is given to its container, with ``{port}`` the container port below, ``{addr:X}``
+    ``X:<port>`` on the compose network and ``{edge:A->B}`` the edge's proxy in the Toxiproxy
+    service. Endpoints and hooks are used from the harness's side, through published ports.
+    """
+
+    file: str = Field(description="the compose file, relative to the system file")
+    toxiproxy: str = Field(
+        default="toxiproxy", description="the compose service that runs Toxiproxy (API on 8474)"
+    )
+    ports: dict[str, int] = Field(
+        default_factory=dict, description="the port each service listens on in its container"
+    )
+
+
 class SystemSpec(_Model):
-    """A system under test, as the process target runs it."""
+    """A system under test, as the process target runs it (the compose target: ``compose``)."""
 
     name: str
     description: str = ""
@@ -89,6 +107,9 @@ class SystemSpec(_Model):
     automation: Automation | None = None
     hooks: dict[str, Hook] = Field(
         default_factory=dict, description="commands for change faults: 'deploy'"
+    )
+    compose: ComposeSpec | None = Field(
+        default=None, description="how the compose target runs it; absent: process target only"
     )
 
     # field validators, so a problem is located at 'edges:' or 'automation:', not at line 1
@@ -109,6 +130,23 @@ class SystemSpec(_Model):
         if auto and services and auto.service not in services:
             raise ValueError(f"automation service {auto.service!r} is not a service")
         return auto
+
+    @field_validator("compose")
+    @classmethod
+    def _compose_ports(
+        cls, compose: ComposeSpec | None, info: ValidationInfo
+    ) -> ComposeSpec | None:
+        services = info.data.get("services", {})
+        if compose and services:
+            unknown = sorted(set(compose.ports) - set(services))
+            if unknown:
+                raise ValueError(f"ports of unknown services {unknown}; known: {sorted(services)}")
+            missing = sorted(set(services) - set(compose.ports))
+            if missing:
+                raise ValueError(f"no container port for {missing}: add them under compose.ports")
+            if compose.toxiproxy in services:
+                raise ValueError(f"toxiproxy service {compose.toxiproxy!r} is also a SUT service")
+        return compose
 
     def edge_names(self) -> list[str]:
         """Every declared edge, ``client->dependency``."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from harness.errors import TargetError
+from harness.faults.base import ServiceControl
 from harness.faults.toxiproxy import ToxiproxyClient
 from harness.state import StateFile
-from harness.system import SystemSpec
+from harness.system import Hook, SystemSpec
 
 LineSink = Callable[[str, str], bool]
 """Receives (service, stdout line); returns True if the line was an event."""
@@ -21,7 +24,8 @@ class TargetContext:
 
     system: SystemSpec
     system_dir: Path
-    toxiproxy: ToxiproxyClient
+    toxiproxy: ToxiproxyClient | None
+    """The run's Toxiproxy; None for a target that brings its own (compose)."""
     run_id: str
     logs_dir: Path
     env: Mapping[str, str]
@@ -29,7 +33,7 @@ class TargetContext:
     state: StateFile
 
 
-class Target(Protocol):
+class Target(ServiceControl, Protocol):
     """Starts and stops the system under test, with its dependency edges behind Toxiproxy."""
 
     def start(self) -> None:
@@ -40,6 +44,14 @@ class Target(Protocol):
         """Stop every service and remove every proxy this target created; idempotent."""
         ...
 
+    def close(self) -> None:
+        """Release what outlived ``stop`` (a compose project: its Toxiproxy, networks)."""
+        ...
+
+    def toxiproxy(self) -> ToxiproxyClient:
+        """The Toxiproxy holding this target's proxies (after ``start``)."""
+        ...
+
     def endpoints(self) -> Mapping[str, str]:
         """Endpoint names (as scenarios use them in URLs) to base URLs."""
         ...
@@ -47,3 +59,47 @@ class Target(Protocol):
     def proxy_for(self, edge: str) -> str:
         """The Toxiproxy proxy that realises ``edge``."""
         ...
+
+
+def hook_spec(ctx: TargetContext, hook: str) -> Hook:
+    """The system's hook ``hook``; a TargetError saying how to declare it if there is none."""
+    spec = ctx.system.hooks.get(hook)
+    if spec is None:
+        raise TargetError(
+            what=f"the system declares no {hook!r} hook",
+            where=str(ctx.system_dir),
+            hint=f"add hooks.{hook}.command to the system file",
+        )
+    return spec
+
+
+def run_hook_command(
+    ctx: TargetContext, hook: str, command: list[str], env: Mapping[str, str], timeout: float
+) -> str:
+    """Run an expanded hook command in the system's folder; return its stdout.
+
+    Its stdout lines go to the timeline (JSON lines become events); TargetError if it fails.
+    """
+    try:
+        done = subprocess.run(
+            command,
+            cwd=ctx.system_dir,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise TargetError(
+            what=f"the {hook} hook did not run: {exc}", actual=" ".join(command)
+        ) from exc
+    for line in done.stdout.splitlines():
+        ctx.on_line(f"hook:{hook}", line)
+    if done.returncode != 0:
+        raise TargetError(
+            what=f"the {hook} hook failed with code {done.returncode}",
+            actual=f"{' '.join(command)}\n{done.stderr.strip()}",
+            hint="run the command by hand to see why",
+        )
+    return done.stdout

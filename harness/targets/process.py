@@ -23,8 +23,9 @@ from typing import IO
 import httpx
 
 from harness.errors import TargetError
+from harness.faults.toxiproxy import ToxiproxyClient
 from harness.system import PLACEHOLDER, HealthCheck, Service
-from harness.targets.base import TargetContext
+from harness.targets.base import TargetContext, hook_spec, run_hook_command
 
 STOP_GRACE = 5.0
 _POLL = 0.05
@@ -88,7 +89,16 @@ class ProcessTarget:
         while self._running:
             self._terminate(self._running.pop(next(reversed(self._running))))
         while self._proxies:
-            self._ctx.toxiproxy.delete_proxy(self._proxies.pop(), missing_ok=True)
+            self.toxiproxy().delete_proxy(self._proxies.pop(), missing_ok=True)
+
+    def close(self) -> None:
+        """Nothing outlives ``stop`` on this target."""
+
+    def toxiproxy(self) -> ToxiproxyClient:
+        """The run's Toxiproxy, which the runner started (or was given)."""
+        if self._ctx.toxiproxy is None:
+            raise TargetError(what="the process target needs the run's Toxiproxy client")
+        return self._ctx.toxiproxy
 
     def endpoints(self) -> Mapping[str, str]:
         """The system's endpoints, expanded to loopback URLs."""
@@ -147,38 +157,10 @@ class ProcessTarget:
 
     def run_hook(self, hook: str, values: Mapping[str, str]) -> str:
         """Run a hook of the system (e.g. deploy); its JSON lines become events. Return stdout."""
-        spec = self._ctx.system.hooks.get(hook)
-        if spec is None:
-            raise TargetError(
-                what=f"the system declares no {hook!r} hook",
-                where=str(self._ctx.system_dir),
-                hint=f"add hooks.{hook}.command to the system file",
-            )
+        spec = hook_spec(self._ctx, hook)
         command = [self._expand(arg, None, values) for arg in spec.command]
         env = self._environment(f"hook:{hook}", spec.env, None, values)
-        try:
-            done = subprocess.run(
-                command,
-                cwd=self._ctx.system_dir,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=spec.timeout,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise TargetError(
-                what=f"the {hook} hook did not run: {exc}", actual=" ".join(command)
-            ) from exc
-        for line in done.stdout.splitlines():
-            self._ctx.on_line(f"hook:{hook}", line)
-        if done.returncode != 0:
-            raise TargetError(
-                what=f"the {hook} hook failed with code {done.returncode}",
-                actual=f"{' '.join(command)}\n{done.stderr.strip()}",
-                hint="run the command by hand to see why",
-            )
-        return done.stdout
+        return run_hook_command(self._ctx, hook, command, env, spec.timeout)
 
     # --- internals ------------------------------------------------------------------------
 
@@ -186,7 +168,7 @@ class ProcessTarget:
         name = self.proxy_for(edge)
         self._ctx.state.add_proxy(name)
         self._proxies.append(name)
-        self._ctx.toxiproxy.create_proxy(
+        self.toxiproxy().create_proxy(
             name, f"127.0.0.1:{self._edge_ports[edge]}", f"127.0.0.1:{self._ports[to]}"
         )
 

@@ -1,13 +1,18 @@
-"""Fixtures for integration tests: one real Toxiproxy server for the session."""
+"""Fixtures for integration tests: one real Toxiproxy server, the Docker engine."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from docker import DockerClient
 
+from harness.errors import TargetError
 from harness.faults.toxiproxy import ToxiproxyClient
 from harness.faults.toxiproxy_server import ToxiproxyServer
+from harness.targets.compose import RUN_LABEL, docker_client
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +21,32 @@ def toxiproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToxiproxyCli
     log = tmp_path_factory.mktemp("toxiproxy") / "server.log"
     with ToxiproxyServer(log_path=log) as server, server.client() as client:
         yield client
+
+
+LOCAL_IMAGES = Path(__file__).resolve().parents[2] / "fixtures" / "images" / "local.env"
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerClient]:
+    """The Docker engine for compose tests; fails, never skips, when none answers.
+
+    The locally built images (fixtures/images/local.env, written by `make images`) are put in
+    the environment, unless it names others. CI must run these tests.
+    """
+    if LOCAL_IMAGES.is_file():
+        for line in LOCAL_IMAGES.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep and not key.startswith("#"):
+                os.environ.setdefault(key, value)
+    try:
+        client = docker_client()
+    except TargetError as exc:
+        pytest.fail(f"{exc.render()}\n(deselect these tests with -m 'not compose')", False)
+    try:
+        yield client
+    finally:
+        selector: dict[str, str | list[str] | bool] = {"label": RUN_LABEL}
+        left = [c.name for c in client.containers.list(all=True, filters=selector)]
+        left += [n.name for n in client.networks.list(filters=selector)]
+        client.close()
+        assert left == [], f"compose tests left containers or networks behind: {left}"

@@ -1,9 +1,11 @@
 """The policy catalog, proven twice: each scenario passes against the reference automation and
 fails, on exactly the promise a defect breaks, against each deliberately defective variant.
 
-Runs in-process through the same Runner as the plugin, on the process target, through a real
-Toxiproxy, at time scale 0.05. A negative control whose policy does not fail is a test that
-cannot fail, so each one is asserted.
+Runs in-process through the same Runner as the plugin, through a real Toxiproxy, at time scale
+0.05, on both targets: every case on the process target; on the compose target every scenario
+against the reference and the negative controls in COMPOSE_CONTROLS, with the same expected
+outcomes. A negative control whose policy does not fail is a test that cannot fail, so each one
+is asserted.
 """
 
 from __future__ import annotations
@@ -33,18 +35,46 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "conflicting-signals": {"trust-health-check": {"escalates_on_conflict"}},
     "restart-loop": {"hide-restarts": {"bounded_recovery"}},
 }
+# the negative controls that also run on the compose target (one per kind of fault)
+COMPOSE_CONTROLS = {
+    ("payments-partition", "no-pause"),  # network: partition through the Toxiproxy service
+    ("slow-payments", "retry-storm"),  # network: toxics, and the dependency's own call log
+    ("worker-crash", "ack-before-work"),  # process: docker kill, start again
+    ("bad-deploy", "slow-rollback"),  # change: the deploy hook through a published port
+}
 CASES = [(s, None) for s in MATRIX] + [(s, d) for s, ds in MATRIX.items() for d in ds]
+TARGET_CASES = [
+    pytest.param(
+        target,
+        scenario,
+        defect,
+        id=f"{target}-{scenario}-{defect or 'reference'}",
+        marks=[pytest.mark.compose] if target == "compose" else [],
+    )
+    for target in ("process", "compose")
+    for scenario, defect in CASES
+    if target == "process" or defect is None or (scenario, defect) in COMPOSE_CONTROLS
+]
 
 
-def run(scenario: str, defect: str | None, toxiproxy: ToxiproxyClient, tmp: Path) -> list[Verdict]:
+def run(
+    target: str, scenario: str, defect: str | None, request: pytest.FixtureRequest, tmp: Path
+) -> list[Verdict]:
+    toxiproxy: ToxiproxyClient | None = None
+    if target == "process":
+        toxiproxy = request.getfixturevalue("toxiproxy")
+    else:
+        request.getfixturevalue("docker_engine")
     options = RunOptions(
         time_scale=SCALE,
+        target=target,
         sut_env={"DEFECT": defect} if defect else {},
-        toxiproxy_url=toxiproxy.url,
+        toxiproxy_url=toxiproxy.url if toxiproxy else None,
         reports_dir=tmp,
     )
     result = Runner(options).run(prepare(ROOT / "scenarios" / f"{scenario}.yaml", None))
-    assert [p for p in toxiproxy.proxies() if p.startswith(result.run_id)] == []
+    if toxiproxy is not None:
+        assert [p for p in toxiproxy.proxies() if p.startswith(result.run_id)] == []
     return result.verdicts
 
 
@@ -52,13 +82,11 @@ def table(verdicts: list[Verdict]) -> str:
     return "\n".join(v.render() for v in verdicts)
 
 
-@pytest.mark.parametrize(
-    ("scenario", "defect"), CASES, ids=[f"{s}-{d or 'reference'}" for s, d in CASES]
-)
+@pytest.mark.parametrize(("target", "scenario", "defect"), TARGET_CASES)
 def test_catalog(
-    scenario: str, defect: str | None, toxiproxy: ToxiproxyClient, tmp_path: Path
+    target: str, scenario: str, defect: str | None, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    verdicts = run(scenario, defect, toxiproxy, tmp_path)
+    verdicts = run(target, scenario, defect, request, tmp_path)
     status = {v.policy: v.status for v in verdicts}
 
     assert Status.BROKEN not in status.values(), table(verdicts)

@@ -1,0 +1,241 @@
+"""The compose target beyond the catalog: it never leaves a container, network or proxy behind,
+and a broken setup (no engine, a bad compose file, a missing service or image) is one clear
+pytest error, never a policy failure.
+
+Each run is a real `pytest --scenario ... --target compose` process against the reference
+system's compose file, with the locally built images (`make images`). What is left behind is
+read from the Docker engine by the compose project's label, and from the project's Toxiproxy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from docker import DockerClient
+from e2e_support import ROOT, SCALE, pytest_command, run_pytest
+
+from harness.errors import ToxiproxyError
+from harness.faults.toxiproxy import ToxiproxyClient
+from harness.targets.compose import PROJECT_LABEL
+
+pytestmark = [pytest.mark.integration, pytest.mark.compose]
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+SUT = ROOT / "fixtures" / "sut"
+
+
+def leftovers(engine: DockerClient, project: str) -> list[str]:
+    """Containers and networks of a compose project that still exist."""
+    selector: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
+    containers = [f"container {c.name}" for c in engine.containers.list(all=True, filters=selector)]
+    networks = [f"network {n.name}" for n in engine.networks.list(filters=selector)]
+    return containers + networks
+
+
+def start_run(reports: Path) -> subprocess.Popen[str]:
+    # a long fault (60 s at scale 0.5 = 30 s), so the signal lands while it is active
+    command = pytest_command(
+        "--scenario", "payments-partition", "--time-scale", "0.5", "--target", "compose",
+        reports=reports,
+    )  # fmt: skip
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_partition(proc: subprocess.Popen[str], reports: Path) -> tuple[Path, str, str]:
+    """Poll until the run's Toxiproxy shows the partition; the run dir, project, Toxiproxy URL."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before its fault started:\n{proc.communicate()[0]}")
+        for state_file in reports.glob("runs/*/state.json"):
+            state = json.loads(state_file.read_text())
+            if state.get("compose_project") and state.get("toxiproxy_url"):
+                with ToxiproxyClient(state["toxiproxy_url"], timeout=2.0) as client:
+                    try:
+                        if any(not p.enabled for p in client.proxies().values()):
+                            project, url = state["compose_project"], state["toxiproxy_url"]
+                            return state_file.parent, project, url
+                    except Exception:
+                        pass  # not up yet
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail("the partition never showed up in the project's Toxiproxy")
+
+
+def test_sigkill_then_cleanup_removes_containers_networks_and_proxies(
+    docker_engine: DockerClient, tmp_path: Path
+) -> None:
+    proc = start_run(tmp_path)
+    run_dir, project, toxiproxy_url = wait_for_partition(proc, tmp_path)
+
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert leftovers(docker_engine, project), "a SIGKILLed run cannot have cleaned up"
+    with ToxiproxyClient(toxiproxy_url, timeout=2.0) as client:
+        assert client.proxies(), "the project's proxies outlive the killed run"
+
+    cleanup = subprocess.run(
+        [HARNESS, "cleanup", "--reports-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
+    assert run_dir.name in cleanup.stdout, cleanup.stdout
+    assert "container" in cleanup.stdout, cleanup.stdout
+    assert leftovers(docker_engine, project) == []
+    with ToxiproxyClient(toxiproxy_url, timeout=2.0) as client, pytest.raises(ToxiproxyError):
+        client.proxies()  # the Toxiproxy of the run is gone, and its proxies with it
+    again = subprocess.run(
+        [HARNESS, "cleanup", "--reports-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "nothing to clean up" in again.stdout
+
+
+def test_sigterm_mid_fault_tears_the_project_down(
+    docker_engine: DockerClient, tmp_path: Path
+) -> None:
+    proc = start_run(tmp_path)
+    run_dir, project, _ = wait_for_partition(proc, tmp_path)
+
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+
+    assert proc.returncode != 0, output
+    assert leftovers(docker_engine, project) == [], output
+    logs = {p.name for p in (run_dir / "logs").iterdir() if p.stat().st_size}
+    assert {"api.log", "worker.log", "controller.log", "toxiproxy.log"} <= logs, logs
+
+
+# --- bad input: one clear error each ------------------------------------------------------
+
+
+def system_copy(tmp_path: Path, compose_text: str | None = None, **replace: str) -> Path:
+    """The reference system file and compose file in ``tmp_path``, optionally altered."""
+    shutil.copytree(SUT / "ordersut", tmp_path / "ordersut")
+    compose = (SUT / "compose.yaml").read_text()
+    (tmp_path / "compose.yaml").write_text(compose if compose_text is None else compose_text)
+    system = (SUT / "system.yaml").read_text()
+    for old, new in replace.items():
+        system = system.replace(old, new)
+    (tmp_path / "system.yaml").write_text(system)
+    return tmp_path / "system.yaml"
+
+
+def run_compose(
+    tmp_path: Path, system: Path | None = None, env: dict[str, str] | None = None
+) -> str:
+    """`pytest --scenario payments-partition --target compose`, on ``system`` if given."""
+    scenario = ROOT / "scenarios" / "payments-partition.yaml"
+    if system is not None:
+        text = scenario.read_text().replace("../fixtures/sut/system.yaml", str(system))
+        scenario = tmp_path / "payments-partition.yaml"
+        scenario.write_text(text)
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        pytest_command(
+            f"--scenario={scenario}", "--time-scale", SCALE, "--target", "compose",
+            f"--rootdir={ROOT}", reports=tmp_path / "reports",
+        ),
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False, env=full_env,
+    )  # fmt: skip
+    return result.stdout
+
+
+def assert_broken(stdout: str, *needles: str) -> None:
+    last = stdout.strip().splitlines()[-1]
+    assert "1 error" in last, stdout
+    assert "failed" not in last, stdout
+    assert "passed" not in last, stdout
+    for needle in needles:
+        assert needle in stdout, stdout
+    assert "Traceback" not in stdout, stdout
+
+
+def test_no_docker_engine_says_how_to_start_one(
+    docker_engine: DockerClient, tmp_path: Path
+) -> None:
+    stdout = run_compose(tmp_path, env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
+    assert_broken(stdout, "no Docker engine answers", "make engine")
+
+
+def test_compose_file_that_does_not_parse(docker_engine: DockerClient, tmp_path: Path) -> None:
+    system = system_copy(tmp_path, "services:\n  api: [this is: not, a service\n")
+    stdout = run_compose(tmp_path, system)
+    assert_broken(stdout, "the compose file does not parse", str(tmp_path / "compose.yaml"))
+
+
+def test_service_missing_from_the_compose_file(docker_engine: DockerClient, tmp_path: Path) -> None:
+    compose = (SUT / "compose.yaml").read_text().split("  controller:")[0]
+    system = system_copy(tmp_path, compose)
+    stdout = run_compose(tmp_path, system)
+    assert_broken(stdout, "the compose file has no service 'controller'")
+
+
+def test_missing_image_names_it_and_the_fix(docker_engine: DockerClient, tmp_path: Path) -> None:
+    stdout = run_compose(tmp_path, env={"TOXIPROXY_IMAGE": "chaos-policy-harness/absent:none"})
+    assert_broken(stdout, "cannot be pulled", "chaos-policy-harness/absent:none", "make images")
+
+
+def test_port_not_declared_for_a_service(docker_engine: DockerClient, tmp_path: Path) -> None:
+    system = system_copy(tmp_path, **{"controller: 8000}": "}"})
+    stdout = run_compose(tmp_path, system)
+    assert_broken(stdout, "no container port for ['controller']", "compose.ports")
+
+
+def test_wrong_container_port_is_a_health_error(
+    docker_engine: DockerClient, tmp_path: Path
+) -> None:
+    # payments listens on 8001 in its container, the system says 8000 (compose.ports):
+    # nothing answers on the port the harness published
+    system = system_copy(tmp_path, **{'env: {PORT: "{port}"}': 'env: {PORT: "8001"}'})
+    assert '"8001"' in system.read_text()
+    stdout = run_compose(tmp_path, system)
+    assert_broken(stdout, "service 'payments' did not become healthy", "docker logs")
+
+
+def test_system_without_compose_section(docker_engine: DockerClient, tmp_path: Path) -> None:
+    system = system_copy(tmp_path)
+    text = system.read_text()
+    system.write_text(text[: text.index("compose:")])
+    stdout = run_compose(tmp_path, system)
+    assert_broken(stdout, "has no compose section", "--target")
+
+
+def test_plain_run_keeps_the_logs_and_events_reach_the_timeline(
+    docker_engine: DockerClient, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    result = run_pytest(
+        "--scenario", "worker-crash", "--time-scale", SCALE, "--target", "compose",
+        reports=reports,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    run_dir = next((reports / "runs").iterdir())
+    timeline = json.loads((run_dir / "timeline.json").read_text())
+    events = [e for e in timeline["entries"] if e["kind"] == "event"]
+    services = {e["service"] for e in events}
+    # stdout JSON lines (worker, api) and POSTed events (controller) both arrive
+    assert {"worker", "api"} <= services, services
+    resumes = [e for e in events if e["action"] == "checkpoint.resume"]
+    assert len(resumes) == 2, resumes  # the first start and the start after the crash
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["finished"]
+    assert leftovers(docker_engine, state["compose_project"]) == []
+    for service in ("redis", "payments", "api", "worker", "controller", "toxiproxy"):
+        assert (run_dir / "logs" / f"{service}.log").stat().st_size > 0, service
