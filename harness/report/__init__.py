@@ -3,3 +3,54 @@
 ``report`` reads only what runs wrote (bundles, timelines, verdicts); it never imports
 ``faults``, ``targets`` or ``observe``, so every report can be made again from stored runs.
 """
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.report.bundle import environment, seal_bundle
+from harness.report.history import History, history_path, read_bundle
+
+log = logging.getLogger(__name__)
+
+
+def archive_run(
+    run_dir: Path,
+    reports_dir: Path,
+    *,
+    run_id: str,
+    scenario: str,
+    target: str,
+    time_scale: float,
+    options: Mapping[str, object],
+    mode: str = "automated",
+) -> None:
+    """Seal a judged run's directory as its evidence bundle, then add it to the run history.
+
+    A bundle that cannot be sealed raises (the evidence must not be lost silently). The history
+    is an index that ``harness report`` rebuilds from the bundles, so failing to write it is a
+    warning, not a broken run.
+    """
+    env = environment(
+        run_dir,
+        run_id=run_id,
+        scenario=scenario,
+        target=target,
+        time_scale=time_scale,
+        options=options,
+        mode=mode,
+    )
+    seal_bundle(run_dir, env)
+    try:
+        with History(history_path(reports_dir)) as history:
+            history.add(read_bundle(run_dir, reports_dir))
+    except (HarnessError, sqlite3.Error) as exc:
+        log.warning(
+            "%s was sealed but not added to the run history: %s (`harness report` adds it)",
+            run_dir,
+            exc,
+        )

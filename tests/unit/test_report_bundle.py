@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from bundles import sealed_run, write_run
 
 import harness
+from harness.report import archive_run
 from harness.report.bundle import (
     ENVIRONMENT,
     MANIFEST,
@@ -20,6 +22,7 @@ from harness.report.bundle import (
     seal_bundle,
     verify_bundle,
 )
+from harness.report.history import History, history_path
 
 
 def seal(run_dir: Path, options: dict[str, object] | None = None) -> None:
@@ -191,3 +194,39 @@ def test_verify_with_a_damaged_manifest_says_so(tmp_path: Path) -> None:
     assert [p.what for p in verify_bundle(run_dir)] == [
         "manifest.json is unreadable or not a manifest"
     ]
+
+
+def test_archive_run_seals_and_records_the_run(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, "r1")
+    archive_run(
+        run_dir,
+        tmp_path,
+        run_id="r1",
+        scenario="payments-partition",
+        target="process",
+        time_scale=0.05,
+        options={"time_scale": 0.05},
+    )
+    assert verify_bundle(run_dir) == []
+    with History(history_path(tmp_path)) as history:
+        assert [r.run_id for r in history.runs()] == ["r1"]
+
+
+def test_a_history_that_cannot_be_written_is_a_warning_and_the_bundle_stays_sealed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    history_path(tmp_path).write_text("not a database, and not ours to overwrite")
+    run_dir = write_run(tmp_path, "r1")
+    with caplog.at_level(logging.WARNING, logger="harness.report"):
+        archive_run(
+            run_dir,
+            tmp_path,
+            run_id="r1",
+            scenario="s",
+            target="process",
+            time_scale=1.0,
+            options={},
+        )
+    assert verify_bundle(run_dir) == []
+    assert "sealed but not added to the run history" in caplog.text
+    assert "harness report" in caplog.text
