@@ -211,15 +211,15 @@ def seal_bundle(run_dir: Path, env: Environment, *, now: datetime | None = None)
 def _write_once(path: Path, text: str) -> None:
     """Write a file that must not exist yet, whole or not at all (a link cannot overwrite)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
     try:
+        tmp.write_text(text, encoding="utf-8")
         os.link(tmp, path)
     except FileExistsError:
         raise BundleError(
             what="the bundle is already sealed; a bundle is written once", where=str(path)
         ) from None
     finally:
-        tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def _walk(run_dir: Path) -> dict[str, bool]:

@@ -89,3 +89,13 @@ def test_verify_of_an_empty_reports_dir_creates_nothing(tmp_path: Path) -> None:
     code, out = report("--reports", str(tmp_path / "none"), "--verify")
     assert (code, out.strip()) == (0, "0 bundles checked: 0 intact, 0 with problems")
     assert not (tmp_path / "none").exists()
+
+
+def test_a_reports_dir_that_cannot_hold_a_history_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    code, out = report("--reports", str(tmp_path / "file" / "reports"))
+    assert code == 1
+    assert (
+        f"{tmp_path / 'file' / 'reports' / 'history.sqlite'}: the run history cannot be opened"
+        in out
+    )
