@@ -1,8 +1,9 @@
-"""The ``harness`` command: validate, schema, plan, run and cleanup.
+"""The ``harness`` command: validate, schema, plan, run, cleanup and report.
 
 A thin front end over the same runner as the pytest plugin. Exit codes: 0 all passed (or valid),
 1 a policy failed (``validate``: a file is invalid), 2 usage (click's convention), 3 the harness
 could not tell (broken, or an invalid file given to ``run``), 130 interrupted (faults healed).
+``report`` exits 1 when a bundle is damaged or cannot be read.
 """
 
 from __future__ import annotations
@@ -246,3 +247,64 @@ def cleanup(reports_dir: Path) -> None:
             failed = True
             click.echo(f"  {problem}", err=True)
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option(
+    "--reports-dir",
+    "--reports",
+    "reports_dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+)
+@click.option(
+    "--last",
+    type=click.IntRange(min=1, max=1000),
+    default=10,
+    show_default=True,
+    help="how many of each scenario's latest runs the page shows",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="only check every sealed bundle: list each file missing, changed or added; exit 1 if any",
+)
+@click.option("--reindex", is_flag=True, help="read every bundle again, also those already indexed")
+def report(reports_dir: Path, last: int, verify: bool, reindex: bool) -> None:
+    """Index the sealed runs into the history and write the council page (council/index.html)."""
+    if verify:
+        sys.exit(_verify(reports_dir))
+    from harness.report.council import write_council
+    from harness.report.history import index_bundles
+
+    try:
+        indexed = index_bundles(reports_dir, again=reindex)
+        page = write_council(reports_dir, last=last)
+    except HarnessError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(1)
+    note = f"; {len(indexed.unsealed)} run directories not sealed (running, kept or broken runs)"
+    click.echo(
+        f"history: {len(indexed.indexed)} runs indexed, {len(indexed.unchanged)} already there"
+        + (note if indexed.unsealed else "")
+    )
+    for problem in indexed.problems:
+        click.echo(problem.render(), err=True)
+    click.echo(f"council page: {page}")
+    sys.exit(1 if indexed.problems else 0)
+
+
+def _verify(reports_dir: Path) -> int:
+    from harness.report import verify_reports
+
+    found = verify_reports(reports_dir)
+    for problem in found.problems:
+        click.echo(problem.render())
+    damaged = min(len({p.bundle for p in found.problems}), found.checked)
+    unsealed = f"; {len(found.unsealed)} run directories not sealed" if found.unsealed else ""
+    click.echo(
+        f"{found.checked} bundles checked: {found.checked - damaged} intact, "
+        f"{damaged} with problems{unsealed}"
+    )
+    return 1 if found.problems else 0

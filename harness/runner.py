@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +31,7 @@ from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
 from harness.policies import Verdict, judge
 from harness.prepare import Prepared
+from harness.report import archive_run
 from harness.scenario import Probe
 from harness.signals import interruptible, shielded
 from harness.state import StateFile
@@ -110,6 +111,16 @@ class Runner:
         (run_dir / "verdicts.json").write_text(
             "[" + ",\n".join(v.model_dump_json() for v in verdicts) + "]", encoding="utf-8"
         )
+        if not self.options.keep_env:  # `harness cleanup` still rewrites a kept run's state.json
+            archive_run(
+                run_dir,
+                self.options.reports_dir,
+                run_id=run_id,
+                scenario=prepared.scenario.name,
+                target=self.options.target or prepared.scenario.target,
+                time_scale=self.options.time_scale,
+                options=asdict(self.options),
+            )
         return RunResult(run_id, run_dir, timeline, verdicts)
 
 

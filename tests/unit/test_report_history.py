@@ -1,0 +1,144 @@
+"""The run history: recorded from sealed bundles, idempotent, schema versioned."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from bundles import later, run_timeline, sealed_run, verdict, write_run
+
+from harness.policies import Status
+from harness.report.history import (
+    SCHEMA_VERSION,
+    History,
+    HistoryError,
+    index_bundles,
+    read_bundle,
+)
+
+
+def rows(reports: Path) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(reports / "history.sqlite")
+    try:
+        runs = db.execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+        verdicts = db.execute("SELECT * FROM verdicts ORDER BY run_id, position").fetchall()
+    finally:
+        db.close()
+    return runs + verdicts
+
+
+def test_a_bundle_becomes_a_history_row_with_its_kpis_and_verdicts(tmp_path: Path) -> None:
+    bundle = sealed_run(
+        tmp_path,
+        "pp-1",
+        verdicts=[
+            verdict("pauses", Status.FAILED, "no workflow.pause within 30s"),
+            verdict("no_data_lost", Status.BROKEN, "no order was accepted"),
+        ],
+    )
+    run = read_bundle(bundle, tmp_path)
+    assert (run.run_id, run.scenario, run.mode, run.target) == (
+        "pp-1",
+        "payments-partition",
+        "automated",
+        "process",
+    )
+    assert run.started_at == "2026-11-02T09:00:00+00:00"
+    assert run.time_scale == 0.05
+    assert run.mttr == pytest.approx(2.0)  # fault at 2.0, probe ok again from 4.0
+    assert run.scenario_mttr() == pytest.approx(40.0)
+    assert run.mttd is None  # the hand-made timeline has no automation event
+    assert run.lost is True
+    assert run.bundle == "runs/pp-1"
+    assert [(v.policy, v.outcome) for v in run.verdicts] == [
+        ("pauses", "failed"),
+        ("no_data_lost", "broken"),
+    ]
+
+
+def test_indexing_twice_changes_nothing(tmp_path: Path) -> None:
+    sealed_run(tmp_path, "a-1", verdicts=[verdict("pauses"), verdict("resumes")])
+    sealed_run(tmp_path, "a-2", timeline=run_timeline(later(5), recovered_at=None))
+    first = index_bundles(tmp_path)
+    assert first.indexed == ["a-1", "a-2"]
+    before = rows(tmp_path)
+    second = index_bundles(tmp_path)
+    assert (second.indexed, second.unchanged) == ([], ["a-1", "a-2"])
+    again = index_bundles(tmp_path, again=True)
+    assert again.indexed == ["a-1", "a-2"]
+    assert rows(tmp_path) == before
+    assert len(before) == 2 + 3  # two runs, three verdicts
+
+
+def test_adding_a_run_again_replaces_it(tmp_path: Path) -> None:
+    run = read_bundle(sealed_run(tmp_path, "a-1", verdicts=[verdict("pauses")]), tmp_path)
+    with History(tmp_path / "history.sqlite") as history:
+        history.add(run)
+        history.add(run)
+        assert [r.verdicts for r in history.runs()] == [run.verdicts]
+
+
+def test_unsealed_run_directories_are_skipped_and_reported(tmp_path: Path) -> None:
+    sealed_run(tmp_path, "a-1")
+    write_run(tmp_path, "kept-1")
+    result = index_bundles(tmp_path)
+    assert result.indexed == ["a-1"]
+    assert result.unsealed == [tmp_path / "runs" / "kept-1"]
+
+
+def test_an_unreadable_bundle_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    sealed_run(tmp_path, "a-1")
+    bad = sealed_run(tmp_path, "a-2")
+    (bad / "timeline.json").write_text("{not json")
+    result = index_bundles(tmp_path)
+    assert result.indexed == ["a-1"]
+    assert [p.where for p in result.problems] == [str(bad)]
+    assert "cannot be read" in result.problems[0].what
+
+
+def test_runs_keeps_each_scenarios_latest_and_orders_them_oldest_first(tmp_path: Path) -> None:
+    for i in range(4):
+        sealed_run(tmp_path, f"a-{i}", "alpha", timeline=run_timeline(later(10 * i)))
+    sealed_run(tmp_path, "b-0", "beta", timeline=run_timeline(later(15)))
+    index_bundles(tmp_path)
+    with History(tmp_path / "history.sqlite") as history:
+        assert [r.run_id for r in history.runs(last=2)] == ["b-0", "a-2", "a-3"]
+        assert len(history.runs()) == 5
+        assert [v.policy for v in history.runs(last=1)[0].verdicts] == ["steady_state"]
+
+
+def test_the_schema_version_is_sqlites_user_version(tmp_path: Path) -> None:
+    History(tmp_path / "history.sqlite").close()
+    db = sqlite3.connect(tmp_path / "history.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_a_history_from_a_newer_harness_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    History(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(HistoryError, match="schema version 2") as caught:
+        History(path)
+    assert "a newer harness" in caught.value.hint
+
+
+def test_a_foreign_sqlite_file_is_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE runs (x)")
+    db.close()
+    with pytest.raises(HistoryError, match="not a run history"):
+        History(path)
+
+
+def test_a_file_that_is_no_database_says_where_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    path.write_text("hello")
+    with pytest.raises(HistoryError) as caught:
+        History(path)
+    assert caught.value.where == str(path)
+    assert "rebuilds it from the bundles" in caught.value.hint
