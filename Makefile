@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TIME_SCALE ?= 0.1
 
-.PHONY: demo demo-compose test lint deps python toxiproxy redis clean help engine images
+.PHONY: demo demo-compose test lint deps python toxiproxy redis chromium clean help engine images
 
 help:
 	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
@@ -60,6 +60,14 @@ images: engine
 	@TOXIPROXY_VERSION=$(TOXIPROXY_VERSION) TOXIPROXY_MODULE=$(TOXIPROXY_MODULE) \
 	  fixtures/images/build.sh
 
+# Debian's Chromium, for the test that opens the council page in a real browser.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo ">> chromium (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version 2>/dev/null
+
 demo: deps
 	@echo ">> Demo game day: payments-partition against the reference system (time scale $(TIME_SCALE))"
 	@$(BIN)/harness run payments-partition --time-scale $(TIME_SCALE)
@@ -80,7 +88,7 @@ lint: python
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
-test: deps images lint
+test: deps images chromium lint
 	@echo ">> tests"
 	@$(BIN)/pytest
 
