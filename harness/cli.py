@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from harness.errors import HarnessError, ScenarioError
+
+if TYPE_CHECKING:
+    from harness.report.kpi import RunKpis
 
 _console = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -135,6 +139,26 @@ def plan(
     help="where the system under test runs (default: the scenario's, 'process')",
 )
 @click.option(
+    "--drill",
+    type=click.Choice(["no-automation"]),
+    default=None,
+    help="run as a drill: the automation switched off, the scenario's runbook recovers",
+)
+@click.option(
+    "--operator",
+    type=click.Choice(["scripted", "interactive"]),
+    default="scripted",
+    show_default=True,
+    help="who follows a drill's runbook: scripted (unattended) or you, at this terminal",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="run each scenario N times; MTTR is then given as median and p95",
+)
+@click.option(
     "--toxiproxy",
     "toxiproxy_url",
     default=None,
@@ -152,6 +176,9 @@ def run(
     scenarios_dir: Path,
     keep_env: bool,
     target: str | None,
+    drill: str | None,
+    operator: str,
+    trials: int,
     toxiproxy_url: str | None,
     reports_dir: Path,
 ) -> None:
@@ -169,10 +196,14 @@ def run(
             target=target,
             toxiproxy_url=toxiproxy_url,
             reports_dir=reports_dir,
+            drill="no-automation" if drill else None,
+            operator="interactive" if operator == "interactive" else "scripted",
+            operator_io=(_ask, _say) if operator == "interactive" else None,
         )
     )
     worst = 0
-    for path in _resolve(scenarios, scenarios_dir):
+    results = []
+    for path in [p for p in _resolve(scenarios, scenarios_dir) for _ in range(trials)]:
         try:
             result = runner.run(prepare(path, system))
         except HarnessError as exc:
@@ -199,8 +230,38 @@ def run(
             elif v.status == Status.BROKEN:
                 worst = BROKEN
         _console.print(table)
+        if result.kpis is not None:
+            _console.print(_kpi_line(result.kpis), markup=False, highlight=False)
         _console.print(f"results: {result.run_dir}\n", markup=False)
+        results.append(result)
+    if trials > 1 or any(r.kpis and r.kpis.mode != "automated" for r in results):
+        from harness.report.kpi import summarise
+
+        for line in summarise((r.scenario, r.kpis) for r in results if r.kpis is not None):
+            _console.print(line, markup=False, highlight=False)
     sys.exit(worst)
+
+
+def _kpi_line(kpis: RunKpis) -> str:
+    def secs(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}s"
+
+    rate = kpis.automation_success_rate
+    return (
+        f"{kpis.mode}: MTTR {secs(kpis.mttr)}, MTTD {secs(kpis.mttd)} (scenario time); "
+        f"{kpis.automation_actions} automation actions"
+        + (f", {rate:.0%} as expected" if rate is not None else "")
+        + f"; {kpis.escalations_sent} escalations ({kpis.escalations_noise} noise), "
+        f"{kpis.hidden_incidents} hidden incidents"
+    )
+
+
+def _ask() -> str:
+    return sys.stdin.readline()
+
+
+def _say(text: str) -> None:
+    click.echo(text, nl=False)
 
 
 def _resolve(specs: tuple[str, ...], scenarios_dir: Path) -> list[Path]:

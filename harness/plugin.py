@@ -9,6 +9,8 @@ rendered as policy, bound and the timeline entries that show it, without a Pytho
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +54,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="environment for the system under test (repeatable)",
+    )
+    group.addoption(
+        "--drill",
+        choices=["no-automation"],
+        default=None,
+        help="run as a drill: the automation switched off, the scenario's runbook recovers",
+    )
+    group.addoption(
+        "--operator",
+        choices=["scripted", "interactive"],
+        default="scripted",
+        help="who follows a drill's runbook: scripted (unattended) or a person (needs -s)",
+    )
+    group.addoption(
+        "--trials",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each scenario N times; the summary gives MTTR median and p95",
     )
     group.addoption(
         "--dry-run",
@@ -101,6 +122,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if config.getoption("time_scale") <= 0:
         raise pytest.UsageError("--time-scale must be positive, e.g. 0.05")
+    if config.getoption("trials") < 1:
+        raise pytest.UsageError("--trials must be 1 or more")
+    if config.getoption("operator") == "interactive" and config.getoption("capture") != "no":
+        raise pytest.UsageError("--operator interactive asks at the terminal: add -s")
     for item in config.getoption("sut_env"):
         if "=" not in item:
             raise pytest.UsageError(f"--sut-env takes KEY=VALUE, got {item!r}")
@@ -128,12 +153,19 @@ class ScenarioFile(pytest.File):
     """A scenario YAML file; it yields one item, named after the scenario."""
 
     def collect(self) -> list[ScenarioItem]:
-        """One item per file; a file that does not load still yields an item, to report it."""
-        item = ScenarioItem.from_parent(self, name=self.path.stem)
+        """One item per file and trial; a file that does not load still yields one, to report it."""
+        trials = int(self.config.getoption("trials"))
+        names = (
+            [self.path.stem]
+            if trials == 1
+            else [f"{self.path.stem}[trial-{i}]" for i in range(1, trials + 1)]
+        )
+        items = [ScenarioItem.from_parent(self, name=name) for name in names]
         if self.config.pluginmanager.hasplugin("timeout"):
             # pytest-timeout's ini default must not cut a scenario short: give it its own plan
-            item.add_marker(pytest.mark.timeout(_allowance(self.path, self.config)))
-        return [item]
+            for item in items:
+                item.add_marker(pytest.mark.timeout(_allowance(self.path, self.config)))
+        return items
 
 
 class PolicyViolation(Exception):
@@ -219,6 +251,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         states = ", ".join(f"{v.policy} {v.status}" for v in result.verdicts)
         terminalreporter.write_line(f"{nodeid}: {states}")
         terminalreporter.write_line(f"  results: {result.run_dir}")
+    from harness.report.kpi import summarise
+
+    for line in summarise((r.scenario, r.kpis) for _, r in results if r.kpis is not None):
+        terminalreporter.write_line(line)
 
 
 def _render(exc: BaseException, result: RunResult | None) -> str | None:
@@ -265,4 +301,17 @@ def _options(config: pytest.Config) -> RunOptions:
         toxiproxy_bin=config.getoption("toxiproxy_bin"),
         reports_dir=config.rootpath / reports,
         run_label=worker,
+        drill=config.getoption("drill"),
+        operator=config.getoption("operator"),
+        operator_io=_terminal() if config.getoption("operator") == "interactive" else None,
     )
+
+
+def _terminal() -> tuple[Callable[[], str], Callable[[str], None]]:
+    """Read a line from, and write a prompt to, the terminal (pytest runs with -s here)."""
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    return sys.stdin.readline, write

@@ -11,6 +11,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.drills import Runbook, load_runbook
 from harness.errors import Problem, ScenarioError
 from harness.scenario import DeployFault, DuplicateFault, ReplayFault, Scenario, load_scenario
 from harness.system import SystemSpec, load_system
@@ -27,6 +28,8 @@ class Prepared:
     scenario: Scenario
     system_path: Path
     system: SystemSpec
+    runbook: Runbook | None = None
+    """The scenario's runbook (``drill.runbook``), for no-automation drills."""
 
 
 def resolve_scenarios(spec: str, scenarios_dir: Path) -> list[Path]:
@@ -77,7 +80,46 @@ def prepare(path: Path, default_system: Path | None) -> Prepared:
     problems = cross_check(path, scenario, system)
     if problems:
         raise ScenarioError(what="the scenario does not fit its system", problems=problems)
-    return Prepared(path=path, scenario=scenario, system_path=system_path, system=system)
+    runbook = _runbook(path, scenario, system) if scenario.drill else None
+    return Prepared(
+        path=path, scenario=scenario, system_path=system_path, system=system, runbook=runbook
+    )
+
+
+def _runbook(path: Path, scenario: Scenario, system: SystemSpec) -> Runbook:
+    """The scenario's runbook, checked against the system like the scenario is."""
+    assert scenario.drill is not None
+    runbook_path = (path.parent / scenario.drill.runbook).resolve()
+    if not runbook_path.is_file():
+        message = f"no such file: {runbook_path}"
+        problem = locate(path, read_yaml(path), ("drill", "runbook"), message)
+        raise ScenarioError(what="runbook file not found", where=str(path), problems=(problem,))
+    runbook = load_runbook(runbook_path)
+    found: list[tuple[Loc, str]] = []
+    urls: list[tuple[Loc, str]] = []
+    services = sorted(system.services)
+    for i, step in enumerate(runbook.steps):
+        if step.http is not None:
+            urls.append((("steps", i, "http", "url"), step.http.url))
+        if step.wait is not None and step.wait.http is not None:
+            urls.append((("steps", i, "wait", "http", "url"), step.wait.http.url))
+        named: list[tuple[Loc, str | None]] = [(("steps", i, "restart"), step.restart)]
+        if step.deploy is not None:
+            named.append((("steps", i, "deploy", "service"), step.deploy.service))
+            if "deploy" not in system.hooks:
+                message = "the system declares no deploy hook (hooks.deploy)"
+                found.append((("steps", i, "deploy"), message))
+        for loc, service in named:
+            if service and service not in system.services:
+                found.append((loc, f"the system has no service {service!r}: {services}"))
+    found += _url_problems(urls, system)
+    if found:
+        data = read_yaml(runbook_path)
+        raise ScenarioError(
+            what="the runbook does not fit the system",
+            problems=tuple(locate(runbook_path, data, loc, msg) for loc, msg in found),
+        )
+    return runbook
 
 
 def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Problem, ...]:
@@ -94,6 +136,16 @@ def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Pro
     for i, fault in enumerate(scenario.faults):
         if isinstance(fault, DuplicateFault):
             urls.append((("faults", i, "request", "url"), fault.request.url))
+    found += _url_problems(urls, system)
+    if not found:
+        return ()
+    data = read_yaml(path)
+    return tuple(locate(path, data, loc, msg) for loc, msg in found)
+
+
+def _url_problems(urls: list[tuple[Loc, str]], system: SystemSpec) -> list[tuple[Loc, str]]:
+    """Each URL template that cannot be expanded, or names an endpoint the system lacks."""
+    found: list[tuple[Loc, str]] = []
     for loc, url in urls:
         try:
             names = [name for _, name, _, _ in string.Formatter().parse(url)]
@@ -108,10 +160,7 @@ def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Pro
                         f"unknown endpoint {{{name}}}; the system has: {sorted(system.endpoints)}",
                     )
                 )
-    if not found:
-        return ()
-    data = read_yaml(path)
-    return tuple(locate(path, data, loc, msg) for loc, msg in found)
+    return found
 
 
 def _fault_problems(scenario: Scenario, system: SystemSpec) -> list[tuple[Loc, str]]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,17 @@ from typing import Any, Literal
 
 import httpx
 
-from harness.errors import HarnessError, ProbeError, TargetError
+from harness.drills import (
+    DRILL_POLICIES,
+    InteractiveOperator,
+    Mode,
+    Operator,
+    OperatorKind,
+    RunbookRun,
+    ScriptedOperator,
+    runbook_verdict,
+)
+from harness.errors import HarnessError, ProbeError, ScenarioError, TargetError
 from harness.faults.base import FaultContext, FaultDriver, Injected
 from harness.faults.toxiproxy import ToxiproxyClient, parse_proxy_bytes
 from harness.faults.toxiproxy_server import ToxiproxyServer, find_toxiproxy_binary
@@ -32,6 +43,7 @@ from harness.observe.workload import WorkloadRunner
 from harness.policies import Verdict, judge
 from harness.prepare import Prepared
 from harness.report import archive_run
+from harness.report.kpi import RunKpis, run_kpis
 from harness.scenario import Probe
 from harness.signals import interruptible, shielded
 from harness.state import StateFile
@@ -60,6 +72,13 @@ class RunOptions:
     toxiproxy_bin: str | None = None
     reports_dir: Path = Path("reports")
     run_label: str = ""
+    drill: Mode | None = None
+    """'no-automation' runs a drill (automation off, the runbook recovers); None: the scenario's."""
+    operator: OperatorKind = "scripted"
+    operator_io: tuple[Callable[[], str], Callable[[str], None]] | None = field(
+        default=None, compare=False
+    )
+    """How an interactive operator is asked and answers: (read a line, write a prompt)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,8 @@ class RunResult:
     run_dir: Path
     timeline: Timeline
     verdicts: list[Verdict]
+    kpis: RunKpis | None = None
+    scenario: str = ""
 
 
 def new_run_id(name: str, label: str = "") -> str:
@@ -87,8 +108,16 @@ class Runner:
             raise ValueError("the time scale must be positive")
         self.options = options
 
+    def mode(self, prepared: Prepared) -> Mode:
+        """'automated', or 'no-automation' for a drill (by option or by the scenario)."""
+        drill = prepared.scenario.drill
+        return self.options.drill or (drill.mode if drill else "automated")
+
     def run(self, prepared: Prepared) -> RunResult:
         """Run the scenario, always clean up, then judge the timeline."""
+        mode = self.mode(prepared)
+        if mode == "no-automation":
+            _check_drill(prepared)
         run_id = new_run_id(prepared.scenario.name, self.options.run_label)
         run_dir = self.options.reports_dir / "runs" / run_id
         (run_dir / "logs").mkdir(parents=True)
@@ -98,7 +127,11 @@ class Runner:
         stack = ExitStack()
         with interruptible():  # the shield goes up before SIGTERM's handler comes down
             try:
-                _Execution(self.options, prepared, timeline, state, stack, run_id, run_dir).go()
+                execution = _Execution(
+                    self.options, prepared, timeline, state, stack, run_id, run_dir
+                )
+                execution.mode = mode
+                execution.go()
             finally:
                 with shielded():
                     try:
@@ -107,10 +140,17 @@ class Runner:
                             state.finish()
                     finally:  # the evidence is written even when a heal failed
                         timeline.write(run_dir / "timeline.json")
-        verdicts = judge(prepared.scenario.expectations, timeline)
+        if mode == "no-automation":  # recovery and data are judged; the automation was off
+            assert prepared.runbook is not None
+            kept = [e for e in prepared.scenario.expectations if e.policy in DRILL_POLICIES]
+            verdicts = [runbook_verdict(prepared.runbook, timeline), *judge(kept, timeline)]
+        else:
+            verdicts = judge(prepared.scenario.expectations, timeline)
         (run_dir / "verdicts.json").write_text(
             "[" + ",\n".join(v.model_dump_json() for v in verdicts) + "]", encoding="utf-8"
         )
+        kpis = run_kpis(timeline, mode)
+        (run_dir / "kpis.json").write_text(kpis.model_dump_json(indent=1), encoding="utf-8")
         if not self.options.keep_env:  # `harness cleanup` still rewrites a kept run's state.json
             archive_run(
                 run_dir,
@@ -119,9 +159,29 @@ class Runner:
                 scenario=prepared.scenario.name,
                 target=self.options.target or prepared.scenario.target,
                 time_scale=self.options.time_scale,
-                options=asdict(self.options),
+                options={k: v for k, v in asdict(self.options).items() if k != "operator_io"},
+                mode=mode,
             )
-        return RunResult(run_id, run_dir, timeline, verdicts)
+        return RunResult(run_id, run_dir, timeline, verdicts, kpis, prepared.scenario.name)
+
+
+def _check_drill(prepared: Prepared) -> None:
+    """A drill needs a runbook and a way to switch the automation off."""
+    if prepared.runbook is None:
+        raise ScenarioError(
+            what=f"scenario {prepared.scenario.name!r} has no runbook, so it cannot run as a "
+            "no-automation drill",
+            where=str(prepared.path),
+            hint="add 'drill: {runbook: path/to/runbook.yaml}' to the scenario",
+        )
+    automation = prepared.system.automation
+    if automation is None or automation.switch is None:
+        raise TargetError(
+            what=f"system {prepared.system.name!r} declares no automation switch, so a drill "
+            "cannot turn its automation off",
+            where=str(prepared.system_path),
+            hint="add 'automation: {service: ..., switch: {env: AUTOMATION, off: \"off\"}}'",
+        )
 
 
 class _Execution:
@@ -140,6 +200,7 @@ class _Execution:
         self.options, self.prepared, self.timeline = options, prepared, timeline
         self.state, self.stack, self.run_id, self.run_dir = state, stack, run_id, run_dir
         self.scenario = prepared.scenario
+        self.mode: Mode = "automated"
 
     def go(self) -> None:
         self._phase("setup")
@@ -196,7 +257,7 @@ class _Execution:
                 workload=self.scenario.workload,
             )
         )
-        self._inject_phase(sampler, endpoints, drivers)
+        self._inject_phase(sampler, endpoints, drivers, target)
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -229,6 +290,9 @@ class _Execution:
         }
         env.update(self.scenario.sut_env)
         env.update(self.options.sut_env)
+        automation = self.prepared.system.automation
+        if self.mode == "no-automation" and automation and automation.switch:
+            env[automation.switch.env] = automation.switch.off
         return env
 
     def _sample_interval(self) -> float:
@@ -261,7 +325,11 @@ class _Execution:
     # --- inject, observe, verify ----------------------------------------------------------
 
     def _inject_phase(
-        self, sampler: Sampler, endpoints: Mapping[str, str], drivers: dict[str, FaultDriver]
+        self,
+        sampler: Sampler,
+        endpoints: Mapping[str, str],
+        drivers: dict[str, FaultDriver],
+        services: Target,
     ) -> None:
         self._phase("inject")
         sampler.start()
@@ -273,8 +341,11 @@ class _Execution:
             self.stack.callback(load.stop)
         start = self.timeline.now() + self.timeline.scaled(self.scenario.warmup)
         active: dict[str, Injected] = {}
+        runbook = None
         for when, action, index in self._schedule(start):
             self._sleep_until(when)
+            if runbook is None and self.mode == "no-automation":
+                runbook = self._start_runbook(endpoints, services)  # on call from the first fault
             fault, fault_id = self.scenario.faults[index], self.scenario.fault_ids()[index]
             if action == "inject":
                 active[fault_id] = self._inject(drivers, fault, fault_id)
@@ -282,6 +353,9 @@ class _Execution:
                 active[fault_id].heal()
         self._phase("heal")
         sampler.phase = "observe"
+        if runbook is not None:
+            budget = start + self.timeline.scaled(self.scenario.time_budget) - self.timeline.now()
+            runbook.wait(max(budget, 0.0))
         self._sleep_until(self.timeline.now() + self.timeline.scaled(self.scenario.settle_time()))
         if load is not None:
             load.stop()
@@ -291,6 +365,29 @@ class _Execution:
             self._phase("verify")
             sampler.sample_all(client, "verify")
         self._phase("teardown")
+
+    def _start_runbook(self, endpoints: Mapping[str, str], services: Target) -> RunbookRun:
+        assert self.prepared.runbook is not None
+        stop = threading.Event()
+        operator: Operator
+        if self.options.operator == "interactive":
+            if self.options.operator_io is None:
+                raise HarnessError(what="an interactive operator needs a terminal to ask")
+            operator = InteractiveOperator(*self.options.operator_io)
+        else:
+            operator = ScriptedOperator(stop)
+        run = RunbookRun(
+            self.prepared.runbook,
+            timeline=self.timeline,
+            endpoints=endpoints,
+            services=services,
+            system_dir=self.prepared.system_path.parent,
+            operator=operator,
+            stop=stop,
+        )
+        self.stack.callback(run.stop)
+        run.start()
+        return run
 
     def _drain(self, client: httpx.Client, endpoints: Mapping[str, str]) -> None:
         """Wait (bounded, scaled) until the system reports its work done; record the answer."""

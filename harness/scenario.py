@@ -140,6 +140,16 @@ class Drain(Model):
     within: Duration = Field(default=60.0, description="how long draining may take (scaled)")
 
 
+class DrillSpec(Model):
+    """How the scenario runs as a no-automation drill: the runbook that recovers instead."""
+
+    runbook: str = Field(description="the runbook file (relative to this scenario)")
+    mode: Literal["automated", "no-automation"] = Field(
+        default="automated",
+        description="'no-automation': every run of this scenario is a drill (else: --drill)",
+    )
+
+
 # --- the scenario -------------------------------------------------------------------------
 
 
@@ -175,6 +185,9 @@ class Scenario(Model):
     )
     faults: list[Fault] = Field(min_length=1)
     expectations: list[Expectation] = Field(min_length=1)
+    drill: DrillSpec | None = Field(
+        default=None, description="the runbook of a no-automation drill of this scenario"
+    )
 
     @field_validator("faults")
     @classmethod

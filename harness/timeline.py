@@ -108,6 +108,22 @@ class TrafficEntry(_Entry):
     bytes: int
 
 
+class StepEntry(_Entry):
+    """A runbook step of a drill finished (``t``): what it did, when it began, whether it worked."""
+
+    kind: Literal["step"] = "step"
+    index: int = Field(description="1-based position in the runbook")
+    step: str
+    action: str = Field(description="wait, http, restart, deploy or command")
+    started: float = Field(description="when the step began (seconds since the run started)")
+    acted: float | None = Field(
+        default=None, description="when the operator acted (after the wait and reaction)"
+    )
+    ok: bool
+    operator: Literal["scripted", "interactive"] = "scripted"
+    detail: str = ""
+
+
 Entry = Annotated[
     PhaseEntry
     | FaultEntry
@@ -115,7 +131,8 @@ Entry = Annotated[
     | EscalationEntry
     | ProbeEntry
     | RequestEntry
-    | TrafficEntry,
+    | TrafficEntry
+    | StepEntry,
     Field(discriminator="kind"),
 ]
 _ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
@@ -129,6 +146,7 @@ E = TypeVar(
     ProbeEntry,
     RequestEntry,
     TrafficEntry,
+    StepEntry,
 )
 
 

@@ -143,4 +143,7 @@ def describe(entry: Entry) -> str:
             return f"{at} phase {entry.phase}"
         case "traffic":
             return f"{at} traffic {entry.edge}: {entry.bytes} bytes in the run"
+        case "step":
+            state = "done" if entry.ok else "FAILED"
+            return f"{at} runbook step {entry.index} {entry.step} {state}: {entry.detail}"
     return f"{at} {entry.kind}"

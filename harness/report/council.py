@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from harness.report.chart import Point, data_uri, trend_png
 from harness.report.history import History, HistoryRun, history_path
+from harness.report.kpi import percentile
 
 AUTOMATED = "automated"
 SUMMARY_CHARS = 280
@@ -98,15 +99,6 @@ class Council:
     attention: list[Attention]
     chart: str | None  # a data: URI
     missing: frozenset[str]  # run ids whose bundle directory is gone
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0 < q < 100), interpolated as numpy's default; None for no values."""
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
 
 
 def stats(values: Sequence[float | None]) -> Stats:

@@ -11,8 +11,9 @@ from bs4 import BeautifulSoup, Tag
 from bundles import later, run_timeline, sealed_run, verdict
 
 from harness.policies import Status
-from harness.report.council import percentile, seconds, stats, write_council
+from harness.report.council import seconds, stats, write_council
 from harness.report.history import index_bundles
+from harness.report.kpi import percentile
 
 NOW = datetime(2026, 11, 9, 8, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n"
