@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 _console = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
-PASSED, FAILED, USAGE, BROKEN, INTERRUPTED = 0, 1, 2, 3, 130
-_STYLE = {"passed": "green", "failed": "bold red", "broken": "yellow"}
+PASSED, FAILED, USAGE, BROKEN, ABORTED, INTERRUPTED = 0, 1, 2, 3, 4, 130
+_STYLE = {"passed": "green", "failed": "bold red", "broken": "yellow", "aborted": "magenta"}
 
 
 @click.group()
@@ -209,7 +209,7 @@ def run(
         except HarnessError as exc:
             _err.print(f"[yellow]broken[/]: {path}", highlight=False)
             click.echo(exc.render(), err=True)
-            worst = BROKEN
+            worst = max(worst, BROKEN)
             continue
         except KeyboardInterrupt:
             click.echo(f"interrupted: {path}; every fault was healed", err=True)
@@ -217,7 +217,7 @@ def run(
         except Exception as exc:  # a harness bug is never a policy failure
             _err.print(f"[yellow]broken[/]: {path}", highlight=False)
             click.echo(f"the harness failed: {type(exc).__name__}: {exc}", err=True)
-            worst = BROKEN
+            worst = max(worst, BROKEN)
             continue
         table = Table(title=f"{result.run_id} (time scale {time_scale:g})", title_justify="left")
         table.add_column("policy")
@@ -228,7 +228,9 @@ def run(
             if v.status == Status.FAILED:
                 worst = max(worst, FAILED)
             elif v.status == Status.BROKEN:
-                worst = BROKEN
+                worst = max(worst, BROKEN)
+            elif v.status == Status.ABORTED:
+                worst = max(worst, ABORTED)
         _console.print(table)
         if result.kpis is not None:
             _console.print(_kpi_line(result.kpis), markup=False, highlight=False)

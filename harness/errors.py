@@ -88,3 +88,7 @@ class ProbeError(HarnessError):
 
 class ToxiproxyError(FaultError):
     """The Toxiproxy server is missing, unreachable, or refused a request."""
+
+
+class Aborted(HarnessError):
+    """A guard tripped: every fault was healed and the run stopped (not a policy failure)."""

@@ -182,6 +182,13 @@ class Inconclusive(Exception):
         super().__init__("\n".join(v.render() for v in verdicts))
 
 
+class GuardTripped(Exception):
+    """A guard stopped the run: every fault was healed; nothing was judged."""
+
+    def __init__(self, verdicts: list[Verdict]) -> None:
+        super().__init__("\n".join(v.render() for v in verdicts))
+
+
 class ScenarioItem(pytest.Item):
     """One scenario run: setup records and judges, call reports the broken promises."""
 
@@ -202,6 +209,9 @@ class ScenarioItem(pytest.Item):
         self.result = Runner(options).run(prepared)
         self.config.stash[_RESULTS].append((self.nodeid, self.result))
         self.user_properties.append(("run_dir", str(self.result.run_dir)))
+        aborted = [v for v in self.result.verdicts if v.status == Status.ABORTED]
+        if aborted:
+            raise GuardTripped(aborted)
         broken = [v for v in self.result.verdicts if v.status == Status.BROKEN]
         if broken:  # a failed verdict beside them still shows: it is a finding
             raise Inconclusive(
@@ -265,6 +275,8 @@ def _render(exc: BaseException, result: RunResult | None) -> str | None:
         return f"{exc}{where}"
     if isinstance(exc, Inconclusive):
         return f"inconclusive (the harness could not tell):\n{exc}{where}"
+    if isinstance(exc, GuardTripped):
+        return f"aborted (a guard tripped; every fault was healed):\n{exc}{where}"
     if isinstance(exc, HarnessError):
         return f"{type(exc).__name__}: {exc}{where}"
     return None

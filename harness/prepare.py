@@ -133,6 +133,9 @@ def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Pro
         urls.append((("workload", "url"), scenario.workload.url))
     if scenario.drain:
         urls.append((("drain", "http", "url"), scenario.drain.http.url))
+    for i, guard in enumerate(scenario.guards):
+        if guard.http is not None:
+            urls.append((("guards", i, "http", "url"), guard.http.url))
     for i, fault in enumerate(scenario.faults):
         if isinstance(fault, DuplicateFault):
             urls.append((("faults", i, "request", "url"), fault.request.url))
@@ -144,9 +147,21 @@ def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Pro
 
 
 def _url_problems(urls: list[tuple[Loc, str]], system: SystemSpec) -> list[tuple[Loc, str]]:
-    """Each URL template that cannot be expanded, or names an endpoint the system lacks."""
+    """Each URL that is no template, names an endpoint the system lacks, or reaches elsewhere.
+
+    The harness touches only what the target declares: every URL starts with an endpoint name.
+    """
     found: list[tuple[Loc, str]] = []
     for loc, url in urls:
+        if not url.startswith("{"):
+            found.append(
+                (
+                    loc,
+                    f"{url!r} is not one of the system's endpoints: the harness only reaches what "
+                    "the target declares; start the URL with an endpoint name, e.g. {api}/health",
+                )
+            )
+            continue
         try:
             names = [name for _, name, _, _ in string.Formatter().parse(url)]
         except ValueError as exc:  # a lone '{' or '}': the URL could never be expanded

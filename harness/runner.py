@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import httpx
 
+from harness.clock import format_offset
 from harness.drills import (
     DRILL_POLICIES,
     InteractiveOperator,
@@ -32,15 +33,16 @@ from harness.drills import (
     ScriptedOperator,
     runbook_verdict,
 )
-from harness.errors import HarnessError, ProbeError, ScenarioError, TargetError
+from harness.errors import Aborted, HarnessError, ProbeError, ScenarioError, TargetError
 from harness.faults.base import FaultContext, FaultDriver, Injected
 from harness.faults.toxiproxy import ToxiproxyClient, parse_proxy_bytes
 from harness.faults.toxiproxy_server import ToxiproxyServer, find_toxiproxy_binary
 from harness.hookspecs import plugin_manager
 from harness.observe.collector import Collector
+from harness.observe.guards import GuardMonitor
 from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
-from harness.policies import Verdict, judge
+from harness.policies import Status, Verdict, judge
 from harness.prepare import Prepared
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
@@ -50,7 +52,7 @@ from harness.state import StateFile
 from harness.targets.base import Target, TargetContext
 from harness.targets.compose import ComposeTarget, docker_client, host_gateway
 from harness.targets.process import ProcessTarget
-from harness.timeline import FaultEntry, PhaseEntry, Timeline, TrafficEntry
+from harness.timeline import FaultEntry, GuardEntry, PhaseEntry, Timeline, TrafficEntry
 
 KEPT: list[object] = []
 """What --keep-env leaves running, referenced for the session so it is not collected (and
@@ -125,6 +127,7 @@ class Runner:
         timeline = Timeline(self.options.time_scale)
         state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
         stack = ExitStack()
+        aborted: Aborted | None = None
         with interruptible():  # the shield goes up before SIGTERM's handler comes down
             try:
                 execution = _Execution(
@@ -132,6 +135,8 @@ class Runner:
                 )
                 execution.mode = mode
                 execution.go()
+            except Aborted as exc:  # the stack heals every fault now, like for any end
+                aborted = exc
             finally:
                 with shielded():
                     try:
@@ -140,7 +145,9 @@ class Runner:
                             state.finish()
                     finally:  # the evidence is written even when a heal failed
                         timeline.write(run_dir / "timeline.json")
-        if mode == "no-automation":  # recovery and data are judged; the automation was off
+        if aborted is not None:
+            verdicts = [aborted_verdict(timeline)]
+        elif mode == "no-automation":  # recovery and data are judged; the automation was off
             assert prepared.runbook is not None
             kept = [e for e in prepared.scenario.expectations if e.policy in DRILL_POLICIES]
             verdicts = [runbook_verdict(prepared.runbook, timeline), *judge(kept, timeline)]
@@ -163,6 +170,20 @@ class Runner:
                 mode=mode,
             )
         return RunResult(run_id, run_dir, timeline, verdicts, kpis, prepared.scenario.name)
+
+
+def aborted_verdict(timeline: Timeline) -> Verdict:
+    """The run was aborted by a guard: which, when, and how soon every fault was healed."""
+    guard = timeline.of(GuardEntry)[0]
+    heals = [e for e in timeline.of(FaultEntry) if e.action == "heal" and e.t >= guard.t]
+    healed = f"; every fault healed {heals[-1].t - guard.t:.2f}s later" if heals else ""
+    return Verdict(
+        policy="guard",
+        status=Status.ABORTED,
+        summary=f"aborted: guard {guard.guard} tripped at {format_offset(guard.t)}: "
+        f"{guard.detail}{healed}",
+        evidence=(guard, *heals),
+    )
 
 
 def _check_drill(prepared: Prepared) -> None:
@@ -201,6 +222,8 @@ class _Execution:
         self.state, self.stack, self.run_id, self.run_dir = state, stack, run_id, run_dir
         self.scenario = prepared.scenario
         self.mode: Mode = "automated"
+        self.tripped: GuardEntry | None = None
+        self._tripped_event = threading.Event()
 
     def go(self) -> None:
         self._phase("setup")
@@ -334,6 +357,9 @@ class _Execution:
         self._phase("inject")
         sampler.start()
         self.stack.callback(sampler.stop)
+        guards = GuardMonitor(self.scenario.guards, endpoints, self.timeline, self._trip)
+        guards.start()
+        self.stack.callback(guards.stop)
         load = None
         if self.scenario.workload:
             load = WorkloadRunner(self.scenario.workload, endpoints, self.timeline, self.run_id)
@@ -354,8 +380,9 @@ class _Execution:
         self._phase("heal")
         sampler.phase = "observe"
         if runbook is not None:
-            budget = start + self.timeline.scaled(self.scenario.time_budget) - self.timeline.now()
-            runbook.wait(max(budget, 0.0))
+            deadline = start + self.timeline.scaled(self.scenario.time_budget)
+            while not runbook.wait(0.1) and self.timeline.now() < deadline:
+                self._check_guards()
         self._sleep_until(self.timeline.now() + self.timeline.scaled(self.scenario.settle_time()))
         if load is not None:
             load.stop()
@@ -402,6 +429,7 @@ class _Execution:
             if entry.ok or self.timeline.now() >= deadline:
                 self.timeline.append(entry)
                 return
+            self._check_guards()
             time.sleep(0.05)
 
     def _schedule(self, start: float) -> list[tuple[float, str, int]]:
@@ -473,4 +501,18 @@ class _Execution:
 
     def _sleep_until(self, when: float) -> None:
         while (remaining := when - self.timeline.now()) > 0:
-            time.sleep(min(remaining, 0.1))
+            self._check_guards()
+            self._tripped_event.wait(min(remaining, 0.1))
+        self._check_guards()
+
+    def _trip(self, entry: GuardEntry) -> None:
+        """A guard tripped (guard thread): the main thread aborts at its next look."""
+        self.tripped = entry
+        self._tripped_event.set()
+
+    def _check_guards(self) -> None:
+        if self.tripped is not None:
+            raise Aborted(
+                what=f"guard {self.tripped.guard!r} tripped: {self.tripped.detail}",
+                hint="every fault was healed at once; the run stopped before its end",
+            )

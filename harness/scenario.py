@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from harness.durations import Duration
 from harness.expectations import (
@@ -140,6 +140,31 @@ class Drain(Model):
     within: Duration = Field(default=60.0, description="how long draining may take (scaled)")
 
 
+class ErrorRateGuard(Model):
+    """Trips when the share of failed requests (the harness's workload and load) is too high."""
+
+    above: float = Field(gt=0, le=1, description="fraction of requests, e.g. 0.5")
+    window: Duration = Field(default=10.0, description="over the last ... (scaled)")
+    min_requests: int = Field(default=5, ge=1, description="fewer requests never trip it")
+
+
+class Guard(Model):
+    """A halt condition: when it trips, every fault is healed at once and the run is aborted."""
+
+    name: str
+    http: HttpCheck | None = Field(
+        default=None, description="trips when this check fails 'after' times in a row"
+    )
+    error_rate: ErrorRateGuard | None = None
+    after: int = Field(default=2, ge=1, description="consecutive failed checks that trip it")
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Guard:
+        if (self.http is None) == (self.error_rate is None):
+            raise ValueError("a guard needs exactly one of: http, error_rate")
+        return self
+
+
 class DrillSpec(Model):
     """How the scenario runs as a no-automation drill: the runbook that recovers instead."""
 
@@ -187,6 +212,10 @@ class Scenario(Model):
     expectations: list[Expectation] = Field(min_length=1)
     drill: DrillSpec | None = Field(
         default=None, description="the runbook of a no-automation drill of this scenario"
+    )
+    guards: list[Guard] = Field(
+        default_factory=list,
+        description="halt conditions (blast radius): one trips, every fault is healed, aborted",
     )
 
     @field_validator("faults")

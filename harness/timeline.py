@@ -124,6 +124,27 @@ class StepEntry(_Entry):
     detail: str = ""
 
 
+class LoadEntry(_Entry):
+    """What the simulated users (Locust) saw in one interval ending at ``t``."""
+
+    kind: Literal["load"] = "load"
+    window: float = Field(description="length of the interval (seconds as measured)")
+    requests: int
+    failures: int = Field(description="requests that failed (an error or a 4xx/5xx answer)")
+    status_5xx: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+
+class GuardEntry(_Entry):
+    """A guard (halt condition) tripped: every fault is healed at once and the run aborted."""
+
+    kind: Literal["guard"] = "guard"
+    guard: str
+    detail: str = ""
+
+
 Entry = Annotated[
     PhaseEntry
     | FaultEntry
@@ -132,7 +153,9 @@ Entry = Annotated[
     | ProbeEntry
     | RequestEntry
     | TrafficEntry
-    | StepEntry,
+    | StepEntry
+    | GuardEntry
+    | LoadEntry,
     Field(discriminator="kind"),
 ]
 _ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
@@ -147,6 +170,8 @@ E = TypeVar(
     RequestEntry,
     TrafficEntry,
     StepEntry,
+    GuardEntry,
+    LoadEntry,
 )
 
 

@@ -25,6 +25,8 @@ class Status(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     BROKEN = "broken"
+    ABORTED = "aborted"
+    """A guard tripped: the harness stopped the experiment to protect the system."""
 
 
 class Verdict(BaseModel):
@@ -143,6 +145,14 @@ def describe(entry: Entry) -> str:
             return f"{at} phase {entry.phase}"
         case "traffic":
             return f"{at} traffic {entry.edge}: {entry.bytes} bytes in the run"
+        case "load":
+            p99 = f", p99 {entry.p99_ms:.0f} ms" if entry.p99_ms is not None else ""
+            return (
+                f"{at} load {entry.requests} requests, {entry.failures} failed "
+                f"({entry.status_5xx} 5xx){p99}"
+            )
+        case "guard":
+            return f"{at} guard {entry.guard} TRIPPED: {entry.detail}"
         case "step":
             state = "done" if entry.ok else "FAILED"
             return f"{at} runbook step {entry.index} {entry.step} {state}: {entry.detail}"

@@ -19,10 +19,22 @@ from harness.drills import (
     runbook_verdict,
 )
 from harness.errors import ScenarioError
+from harness.observe.guards import error_rate_trip
 from harness.policies import Status
 from harness.prepare import prepare
 from harness.report.kpi import hidden_incidents, noisy_escalations, run_kpis, summarise
-from harness.timeline import EscalationEntry, EventEntry, FaultEntry, ProbeEntry, StepEntry
+from harness.scenario import ErrorRateGuard
+from harness.timeline import (
+    Entry,
+    EscalationEntry,
+    EventEntry,
+    FaultEntry,
+    LoadEntry,
+    ProbeEntry,
+    RequestEntry,
+    StepEntry,
+    Timeline,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "fixtures" / "sut" / "runbooks" / "payments-outage.yaml"
@@ -244,3 +256,68 @@ def test_summary_gives_median_and_p95_per_scenario_and_mode() -> None:
         "outage (automated, 3 runs): MTTR median 2.0s, p95 2.9s, MTTD -; "
         "3 of 3 restored (scenario time)"
     ]
+
+
+# --- guards (halt conditions) and scope ---------------------------------------------------
+
+
+def at(now: float, *entries: Entry) -> Timeline:
+    """A timeline at scale 0.1 whose clock reads ``now`` (seconds since its start)."""
+    clock = [0.0]
+    timeline = Timeline(time_scale=0.1, monotonic=lambda: clock[0])
+    for entry in entries:
+        timeline.append(entry)
+    clock[0] = now
+    return timeline
+
+
+def test_error_rate_guard_counts_the_harness_own_requests_in_the_window() -> None:
+    rule = ErrorRateGuard(above=0.5, window="10s", min_requests=4)  # 1 s at scale 0.1
+    old = [RequestEntry(t=0.0, method="POST", url="/o", status=503) for _ in range(9)]
+    recent = [RequestEntry(t=1.5, method="POST", url="/o", status=s) for s in (201, 503, None)]
+    assert error_rate_trip(rule, at(0.5, *old)) is not None  # 9 of 9 failed in the window
+    assert error_rate_trip(rule, at(2.0, *old, *recent)) is None  # fewer than 4 requests
+    load = LoadEntry(t=1.9, window=0.5, requests=10, failures=6)
+    tripped = error_rate_trip(rule, at(2.0, *old, *recent, load))
+    assert tripped == "8 of 13 requests failed (62%) in the last 10s (scaled), above 50%"
+    calm = LoadEntry(t=1.9, window=0.5, requests=10, failures=0)
+    assert error_rate_trip(rule, at(2.0, *old, *recent, calm)) is None  # 2 of 13
+
+
+def test_a_guard_needs_one_condition(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "payments-partition.yaml").read_text()
+    text += "guards:\n  - {name: g, after: 2}\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(text.replace("../fixtures", str(ROOT / "fixtures")))
+    with pytest.raises(ScenarioError) as info:
+        prepare(path, None)
+    (problem,) = info.value.problems
+    assert problem.field == "guards[0]"
+    assert "exactly one of: http, error_rate" in problem.message
+
+
+def test_a_url_outside_the_system_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "payments-partition.yaml").read_text()
+    text = text.replace('url: "{payments}/health"', 'url: "http://10.0.0.7/health"')
+    path = tmp_path / "s.yaml"
+    path.write_text(text.replace("../fixtures", str(ROOT / "fixtures")))
+    with pytest.raises(ScenarioError) as info:
+        prepare(path, None)
+    (problem,) = info.value.problems
+    assert problem.field == "steady_state[1].http.url"
+    assert problem.message.startswith("'http://10.0.0.7/health' is not one of the system's")
+
+
+def test_aborted_verdict_says_which_guard_and_how_soon_faults_healed() -> None:
+    from harness.runner import aborted_verdict
+    from harness.timeline import GuardEntry
+
+    heal = FaultEntry(
+        t=5.3, action="heal", fault_id="f1", fault_type="partition", target="worker->payments"
+    )
+    timeline = make(inject(1.0), GuardEntry(t=5.1, guard="stalled", detail="x failed"), heal)
+    verdict = aborted_verdict(timeline)
+    assert verdict.status == Status.ABORTED
+    assert verdict.summary == (
+        "aborted: guard stalled tripped at 00:05.1: x failed; every fault healed 0.20s later"
+    )
