@@ -9,6 +9,7 @@ fault outlives the run. What the run created is also written to ``state.json`` f
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import threading
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 import httpx
 
+from harness.cleanup import reap, unfinished_runs
 from harness.clock import format_offset
 from harness.drills import (
     DRILL_POLICIES,
@@ -48,11 +50,13 @@ from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
 from harness.scenario import Probe
 from harness.signals import interruptible, shielded
-from harness.state import StateFile
+from harness.state import StateFile, is_alive
 from harness.targets.base import Target, TargetContext
 from harness.targets.compose import ComposeTarget, docker_client, host_gateway
 from harness.targets.process import ProcessTarget
 from harness.timeline import FaultEntry, GuardEntry, PhaseEntry, Timeline, TrafficEntry
+
+log = logging.getLogger(__name__)
 
 KEPT: list[object] = []
 """What --keep-env leaves running, referenced for the session so it is not collected (and
@@ -120,6 +124,7 @@ class Runner:
         mode = self.mode(prepared)
         if mode == "no-automation":
             _check_drill(prepared)
+        reap_leftovers(self.options.reports_dir)
         run_id = new_run_id(prepared.scenario.name, self.options.run_label)
         run_dir = self.options.reports_dir / "runs" / run_id
         (run_dir / "logs").mkdir(parents=True)
@@ -170,6 +175,27 @@ class Runner:
                 mode=mode,
             )
         return RunResult(run_id, run_dir, timeline, verdicts, kpis, prepared.scenario.name)
+
+
+def reap_leftovers(reports_dir: Path) -> None:
+    """Clean up after earlier runs that were killed: their harness is gone, they are unfinished.
+
+    Kept runs (--keep-env) wait for `harness cleanup`; a run whose harness still runs is left
+    alone. What could not be removed is logged; the new run goes on.
+    """
+    try:
+        leftovers = unfinished_runs(reports_dir)
+    except (OSError, ValueError) as exc:  # an unreadable state file: `harness cleanup` says more
+        log.warning("could not look for leftovers of killed runs in %s: %s", reports_dir, exc)
+        return
+    for path, record in leftovers:
+        if record.keep_env or (record.owner is not None and is_alive(record.owner)):
+            continue
+        done = reap(path, record)
+        removed = [*done.proxies, *done.processes, *done.containers]
+        log.warning("reaped what killed run %s left: %s", record.run_id, ", ".join(removed) or "-")
+        for problem in done.problems:
+            log.warning("  %s", problem)
 
 
 def aborted_verdict(timeline: Timeline) -> Verdict:

@@ -147,3 +147,28 @@ def test_keep_env_heals_faults_leaves_the_system_and_cleanup_stops_it(
     )  # fmt: skip
     assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
     assert_nothing_left(run_dir, toxiproxy)
+
+
+def test_the_next_run_reaps_what_a_killed_run_left(
+    toxiproxy: ToxiproxyClient, tmp_path: Path
+) -> None:
+    proc = start_run(toxiproxy, tmp_path)
+    killed = wait_for_partition(proc, toxiproxy, tmp_path)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert proxies_of(killed, toxiproxy), "a SIGKILLed run cannot have cleaned up"
+
+    result = subprocess.run(
+        pytest_command(
+            "--scenario", "payments-partition", "--time-scale", "0.05", "--toxiproxy",
+            toxiproxy.url, reports=tmp_path,
+        ),
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == []
+    assert_nothing_left(killed, toxiproxy)
+    assert '"finished": true' in (killed / "state.json").read_text()
