@@ -57,3 +57,31 @@ Duration = Annotated[
     ),
 ]
 """Seconds, written in a scenario as a string with units."""
+
+
+def parse_fraction(value: object) -> object:
+    """``1%`` -> 0.01; a number stays a number (0.01); anything else is left to pydantic."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number = value.strip()[:-1].strip()
+        try:
+            return float(number) / 100
+        except ValueError:
+            raise ValueError(f"not a percentage: {value!r}; write e.g. 1% or 0.5%") from None
+    return value
+
+
+Fraction = Annotated[
+    float,
+    BeforeValidator(parse_fraction),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$"},
+            ],
+            "examples": ["1%", 0.05],
+            "description": "a fraction: 0.01, or a percentage: 1%",
+        }
+    ),
+]
+"""A share between 0 and 1, written as a number or a percentage."""

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from harness.durations import Duration
+from harness.durations import Duration, Fraction
 from harness.spec import Model
 
 ORDER_ACCEPTED, ORDER_COMPLETED, ORDER_FAILED = "order.accepted", "order.completed", "order.failed"
@@ -134,6 +134,21 @@ class BoundedRecoveryExpectation(Model):
     )
 
 
+class UserImpactExpectation(Model):
+    """What simulated users (the scenario's ``load``) saw from the first fault to the end.
+
+    The error rate stays at most ``max_error_rate``, the p99 latency of every interval at most
+    ``max_p99`` (real time: users wait real seconds), and no user sees a 5xx while the workflow
+    is paused (between ``pause_action`` and its resume).
+    """
+
+    policy: Literal["user_impact"]
+    max_error_rate: Fraction = Field(default=0.01, ge=0, le=1, description="of the requests")
+    max_p99: Duration | None = Field(default=None, description="real time, not scaled")
+    no_5xx_while_paused: bool = True
+    pause_action: str = "workflow.pause"
+
+
 Expectation = Annotated[
     SteadyStateExpectation
     | PausesExpectation
@@ -145,6 +160,7 @@ Expectation = Annotated[
     | EscalatesExpectation
     | NoDataLostExpectation
     | EscalatesOnConflictExpectation
-    | BoundedRecoveryExpectation,
+    | BoundedRecoveryExpectation
+    | UserImpactExpectation,
     Field(discriminator="policy"),
 ]

@@ -133,6 +133,9 @@ def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Pro
         urls.append((("workload", "url"), scenario.workload.url))
     if scenario.drain:
         urls.append((("drain", "http", "url"), scenario.drain.http.url))
+    if scenario.load and scenario.load.requests:
+        for i, request in enumerate(scenario.load.requests):
+            urls.append((("load", "requests", i, "url"), request.url))
     for i, guard in enumerate(scenario.guards):
         if guard.http is not None:
             urls.append((("guards", i, "http", "url"), guard.http.url))

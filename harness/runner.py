@@ -42,6 +42,7 @@ from harness.faults.toxiproxy_server import ToxiproxyServer, find_toxiproxy_bina
 from harness.hookspecs import plugin_manager
 from harness.observe.collector import Collector
 from harness.observe.guards import GuardMonitor
+from harness.observe.load import LoadRunner
 from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
 from harness.policies import Status, Verdict, judge
@@ -386,6 +387,17 @@ class _Execution:
         guards = GuardMonitor(self.scenario.guards, endpoints, self.timeline, self._trip)
         guards.start()
         self.stack.callback(guards.stop)
+        if self.scenario.load:  # users first: they are active before the first fault
+            users = LoadRunner(
+                self.scenario.load,
+                endpoints,
+                self.timeline,
+                self.run_dir / "load",
+                self.prepared.path.parent,
+                track=self.state.add_process,
+            )
+            self.stack.callback(users.stop)
+            users.start()
         load = None
         if self.scenario.workload:
             load = WorkloadRunner(self.scenario.workload, endpoints, self.timeline, self.run_id)
@@ -412,6 +424,8 @@ class _Execution:
         self._sleep_until(self.timeline.now() + self.timeline.scaled(self.scenario.settle_time()))
         if load is not None:
             load.stop()
+        if self.scenario.load:
+            users.stop()
         sampler.stop()
         with httpx.Client() as client:
             self._drain(client, endpoints)

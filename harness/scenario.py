@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from harness.durations import Duration
+from harness.durations import Duration, Fraction
 from harness.expectations import (
     BoundedRecoveryExpectation,
     EscalatesExpectation,
@@ -26,6 +26,7 @@ from harness.expectations import (
     ResumesFromCheckpointExpectation,
     RollsBackExpectation,
     SteadyStateExpectation,
+    UserImpactExpectation,
 )
 from harness.faultspec import (
     CrashFault,
@@ -82,6 +83,7 @@ __all__ = [
     "SlowFault",
     "SteadyStateExpectation",
     "TimeoutFault",
+    "UserImpactExpectation",
     "Workload",
     "load_scenario",
 ]
@@ -133,6 +135,44 @@ class Workload(Model):
     timeout: Duration = 2.0
 
 
+class LoadRequest(Model):
+    """One kind of request the simulated users send, picked in proportion to ``weight``."""
+
+    weight: int = Field(default=1, ge=1)
+    name: str | None = Field(default=None, description="how reports name it; default: the URL")
+    method: Literal["GET", "POST", "PUT", "DELETE"] = "GET"
+    url: str = Field(description="'{api}/orders': an endpoint name of the system, then a path")
+    json_: dict[str, JsonScalar] | None = Field(default=None, alias="json")
+    idempotency_header: str | None = Field(
+        default="Idempotency-Key", description="header carrying a fresh key per request"
+    )
+
+
+class Load(Model):
+    """Simulated users (Locust, in its own processes) from the inject phase to the end.
+
+    They run until the observation ends; what they see is recorded per interval and judged by
+    ``user_impact``.
+    """
+
+    users: int = Field(ge=1, le=10000)
+    spawn_rate: float = Field(default=10.0, gt=0, description="users started per second")
+    wait: Duration = Field(default=0.5, description="each user's pause between requests (real)")
+    requests: list[LoadRequest] | None = Field(default=None, min_length=1)
+    locustfile: str | None = Field(
+        default=None, description="your own locustfile (relative to the scenario) instead"
+    )
+    workers: int = Field(
+        default=0, ge=0, le=32, description="Locust's distributed mode: a master and N workers"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Load:
+        if (self.requests is None) == (self.locustfile is None):
+            raise ValueError("load needs exactly one of: requests, locustfile")
+        return self
+
+
 class Drain(Model):
     """After the workload stops, wait until the system has finished its work (an empty queue)."""
 
@@ -143,7 +183,7 @@ class Drain(Model):
 class ErrorRateGuard(Model):
     """Trips when the share of failed requests (the harness's workload and load) is too high."""
 
-    above: float = Field(gt=0, le=1, description="fraction of requests, e.g. 0.5")
+    above: Fraction = Field(gt=0, le=1, description="of the requests: 0.5 or 50%")
     window: Duration = Field(default=10.0, description="over the last ... (scaled)")
     min_requests: int = Field(default=5, ge=1, description="fewer requests never trip it")
 
@@ -205,6 +245,7 @@ class Scenario(Model):
     sut_env: dict[str, str] = Field(default_factory=dict, description="environment for the SUT")
     steady_state: list[Probe] = Field(min_length=1)
     workload: Workload | None = None
+    load: Load | None = Field(default=None, description="simulated users (Locust)")
     drain: Drain | None = Field(
         default=None, description="checked after the workload stops, before the verdicts"
     )

@@ -12,6 +12,7 @@ from harness.policies import (
     resumes_from_checkpoint,
     rolls_back,
     steady_state,
+    user_impact,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "resumes_from_checkpoint",
     "rolls_back",
     "steady_state",
+    "user_impact",
 ]

@@ -26,7 +26,11 @@ SCALE = 0.05
 
 # scenario -> defects, each with the policies it must make FAIL
 MATRIX: dict[str, dict[str, set[str]]] = {
-    "payments-partition": {"no-pause": {"pauses"}, "noisy-escalation": {"escalates"}},
+    "payments-partition": {
+        "no-pause": {"pauses"},
+        "noisy-escalation": {"escalates"},
+        "surface-errors": {"user_impact"},
+    },
     "payments-outage": {"no-escalation": {"escalates"}, "noisy-escalation": {"escalates"}},
     "slow-payments": {"retry-storm": {"isolates"}},
     "worker-crash": {"ack-before-work": {"resumes_from_checkpoint", "no_data_lost"}},
