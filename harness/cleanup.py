@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,10 @@ def reap(path: Path, record: RunRecord) -> Reaped:
         return done
     if record.compose_project:
         _remove_compose(record.compose_project, done)
+        for file in record.compose_files:  # the private override (it holds the environment)
+            folder = Path(file).parent
+            if folder.name.startswith(f"harness-{record.compose_project}-"):
+                shutil.rmtree(folder, ignore_errors=True)
         record.proxies = []  # they lived in the project's own Toxiproxy, gone with it
     if record.toxiproxy_url and record.proxies:
         try:

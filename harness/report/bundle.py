@@ -24,16 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 import harness
 from harness.errors import HarnessError
+from harness.secrets import is_secret
 
 ENVIRONMENT, MANIFEST = "environment.json", "manifest.json"
 FORMAT = 1
 MAX_FILES = 10_000
 """A bundle holds a run's few result files and logs; more than this is not a run directory."""
 
-SECRET_WORDS: tuple[str, ...] = (
-    *("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PWD", "KEY", "CREDENTIAL", "AUTH"),
-    *("COOKIE", "SESSION", "PRIVATE", "CERT", "SIGNATURE", "DSN"),
-)
 """A key that contains one of these (in any case) is a secret: its value is never recorded."""
 
 
@@ -92,12 +89,6 @@ class BundleProblem:
     def render(self) -> str:
         """``reports/runs/<id>/timeline.json: changed (...)``."""
         return f"{self.bundle / self.file}: {self.what}"
-
-
-def is_secret(key: str) -> bool:
-    """Whether a key (an environment variable, an option) names something secret."""
-    upper = key.upper()
-    return any(word in upper for word in SECRET_WORDS)
 
 
 def redact(options: Mapping[str, object]) -> tuple[dict[str, JsonValue], list[str]]:

@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +35,7 @@ import httpx
 
 from harness.errors import TargetError
 from harness.faults.toxiproxy import ToxiproxyClient
+from harness.secrets import REDACTED, is_secret
 from harness.system import PLACEHOLDER, HealthCheck
 from harness.targets.base import TargetContext, hook_spec, run_hook_command
 
@@ -152,10 +154,14 @@ class ComposeTarget:
         self._ctx, self._spec = ctx, compose
         self._file = (ctx.system_dir / compose.file).resolve()
         self.project = project_name(ctx.run_id)
-        self._override = ctx.logs_dir.parent / "compose.override.yaml"
         self._owns_client = client is None
         self._docker = client or docker_client()
         self._compose = compose_command()
+        # the override holds the services' environment, secrets included: it lives in a private
+        # folder for the run; the run directory keeps a copy with secret values redacted
+        self._private = Path(tempfile.mkdtemp(prefix=f"harness-{self.project}-"))
+        self._override = self._private / "compose.override.yaml"
+        self._evidence = ctx.logs_dir.parent / "compose.override.yaml"
         self._edge_ports = {e: EDGE_PORT_BASE + i for i, e in enumerate(ctx.system.edge_names())}
         self._published: dict[str, int] = {}
         self._followers: dict[str, _Follower] = {}
@@ -168,7 +174,10 @@ class ComposeTarget:
         """Check the compose file, bring Toxiproxy up, create the proxies, start the rest."""
         self._ctx.logs_dir.mkdir(parents=True, exist_ok=True)
         self._check_services()
-        self._override.write_text(json.dumps(self._override_doc(), indent=1), encoding="utf-8")
+        doc = self._override_doc()
+        self._override.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        self._override.chmod(0o600)
+        self._evidence.write_text(json.dumps(_redacted(doc), indent=1), encoding="utf-8")
         self._ctx.state.set_compose(self.project, [str(self._file), str(self._override)])
         self._up = True
         self._compose_run(["up", "-d", "--no-deps", self._spec.toxiproxy], UP_TIMEOUT)
@@ -202,6 +211,7 @@ class ComposeTarget:
     def close(self) -> None:
         """Keep every service's log, then ``down -v --remove-orphans`` and remove leftovers."""
         if not self._up:
+            shutil.rmtree(self._private, ignore_errors=True)
             return
         self._up = False
         self._stop_followers()
@@ -216,6 +226,7 @@ class ComposeTarget:
         except TargetError as exc:
             problem = exc
         remove_project(self._docker, self.project)  # whatever `down` could not
+        shutil.rmtree(self._private, ignore_errors=True)
         if self._owns_client:
             self._docker.close()
         if problem is not None and self._find_any():
@@ -540,6 +551,17 @@ class ComposeTarget:
     def _sink_url(value: str) -> str:
         """A harness URL on the host, as containers reach it."""
         return re.sub(r"^http://[0-9.]+:", f"http://{SINK_HOST}:", value)
+
+
+def _redacted(doc: dict[str, Any]) -> dict[str, Any]:
+    """The override as evidence: every environment value under a secret-looking key hidden."""
+    copy = json.loads(json.dumps(doc))
+    for service in copy.get("services", {}).values():
+        env = service.get("environment", {})
+        for key in env:
+            if is_secret(key):
+                env[key] = REDACTED
+    return dict(copy)
 
 
 class _Follower:

@@ -217,13 +217,13 @@ def test_system_without_compose_section(docker_engine: DockerClient, tmp_path: P
     assert_broken(stdout, "has no compose section", "--target")
 
 
-def test_plain_run_keeps_the_logs_and_events_reach_the_timeline(
+def test_plain_run_keeps_the_logs_and_events_reach_the_timeline_but_no_secret(
     docker_engine: DockerClient, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
     result = run_pytest(
         "--scenario", "worker-crash", "--time-scale", SCALE, "--target", "compose",
-        reports=reports,
+        "--sut-env", "SHOP_API_TOKEN=s3cr3t-value", reports=reports,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout
     run_dir = next((reports / "runs").iterdir())
@@ -239,3 +239,6 @@ def test_plain_run_keeps_the_logs_and_events_reach_the_timeline(
     assert leftovers(docker_engine, state["compose_project"]) == []
     for service in ("redis", "payments", "api", "worker", "controller", "toxiproxy"):
         assert (run_dir / "logs" / f"{service}.log").stat().st_size > 0, service
+    leaks = [p for p in run_dir.rglob("*") if p.is_file() and b"s3cr3t-value" in p.read_bytes()]
+    assert leaks == []
+    assert "SHOP_API_TOKEN" in (run_dir / "compose.override.yaml").read_text()  # named, hidden
