@@ -38,6 +38,7 @@ def test_reference_automation_passes(toxiproxy: ToxiproxyClient, tmp_path: Path)
         "resumes": "passed",
         "escalates": "passed",
         "no_data_lost": "passed",
+        "user_impact": "passed",
     }
     assert f"results: {run_dir}" in result.stdout
     assert_nothing_left(run_dir, toxiproxy)
