@@ -1,10 +1,11 @@
 """The files a report attaches to a run, with the secrets of the SUT's environment taken out.
 
-Every attachment is made from the finished timeline and the run's own files: the timeline and the
-verdicts (and MTTD/MTTR) as stored, the events the system reported, the escalations, what Toxiproxy
-did (edge faults and each edge's byte count), the probe samples and the workload's requests. Values
-of environment variables whose names look secret (TOKEN, SECRET, PASSWORD, KEY, ...) are masked
-wherever they are named and replaced wherever they appear in an attachment's text.
+Every attachment is made from the finished timeline and the run's own files: the timeline, the
+verdicts, the KPIs (MTTD, MTTR) and the bundle's environment as stored, the events the system
+reported, the escalations, what Toxiproxy did (edge faults and each edge's byte count), the probe
+samples and the workload's requests. Values of environment variables whose names look secret (as
+harness/secrets.py decides: TOKEN, SECRET, PASSWORD, KEY, ...) are masked wherever they are named
+and replaced wherever they appear in an attachment's text.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from harness.secrets import is_secret
 from harness.timeline import (
     EscalationEntry,
     EventEntry,
@@ -29,16 +30,10 @@ from harness.timeline import (
     TrafficEntry,
 )
 
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
 MASK = "***"
 MIN_SECRET = 4
 """A secret value shorter than this is masked where it is named, but not searched for in free
 text: replacing every ``1`` of a timeline would destroy the evidence and protect nothing."""
-
-
-def is_secret(name: str) -> bool:
-    """Whether an environment variable's name says its value is a secret."""
-    return SECRET_NAME.search(name) is not None
 
 
 def masked_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -79,6 +74,7 @@ def run_attachments(
         ("timeline.json", "application/json"),
         ("verdicts.json", "application/json"),
         ("kpis.json", "application/json"),
+        ("environment.json", "application/json"),
     ):
         path = run_dir / name
         if path.is_file():
