@@ -122,28 +122,12 @@ class AllureScenarios:
         scenario = _load(item.path)
         context = _context(self.config, scenario, run.run_id if run else None, item.name)
         scrub = Scrubber(context.sut_env)
-        params = meta.parameters(context)
-        name = scenario.name if scenario else item.name
-        result.labels += [Label(name=x.name, value=x.value) for x in meta.labels(scenario, context)]
-        result.parameters += [
-            Parameter(name=p.name, value=scrub(p.value), excluded=p.excluded or None)
-            for p in params
-        ]
-        result.testCaseId = meta.test_case_id(name)
-        result.historyId = meta.history_id(name, params)
-        shown = item.nodeid.split("::", 1)[0]
-        timeline = run.timeline if run else None
-        result.links += [
-            Link(type=x.type, url=x.url, name=x.name)
-            for x in meta.links(item.path, shown, timeline)
-        ]
-        if scenario is not None and scenario.description and not result.description:
-            result.description = scenario.description
+        _describe(result, item, scenario, context, scrub)
         result.start, result.stop = round(seen.start * 1000), round(seen.stop * 1000)
         if run is not None:
             result.steps += [_step(s) for s in phase_steps(run.timeline, run.verdicts)]
             files = run_attachments(run.timeline, run.run_dir, scrub)
-            chart = timeline_png(run.timeline, title=f"{name}: {run.run_id}")
+            chart = timeline_png(run.timeline, title=f"{result.name}: {run.run_id}")
             files.append(Attachment("timeline.png", chart, "image/png", "png"))
             result.attachments += [_attach(a) for a in files]
         own = _outcome(seen, scrub)
@@ -154,6 +138,31 @@ class AllureScenarios:
                 message = own.message + note
                 result.status = own.status
                 result.statusDetails = StatusDetails(message=message) if message else None
+
+
+def _describe(
+    result: TestResult,
+    item: ScenarioItem,
+    scenario: Scenario | None,
+    context: meta.RunContext,
+    scrub: Scrubber,
+) -> None:
+    """Labels, parameters, ids, links and description: what the scenario is and how it ran."""
+    name = scenario.name if scenario else item.name
+    params = meta.parameters(context)
+    result.labels += [Label(name=x.name, value=x.value) for x in meta.labels(scenario, context)]
+    result.parameters += [
+        Parameter(name=p.name, value=scrub(p.value), excluded=p.excluded or None) for p in params
+    ]
+    result.testCaseId = meta.test_case_id(name)
+    result.historyId = meta.history_id(name, params)
+    shown = item.nodeid.split("::", 1)[0]
+    timeline = item.result.timeline if item.result else None
+    result.links += [
+        Link(type=x.type, url=x.url, name=x.name) for x in meta.links(item.path, shown, timeline)
+    ]
+    if scenario is not None and scenario.description and not result.description:
+        result.description = scenario.description
 
 
 def _outcome(seen: _Seen, scrub: Scrubber) -> meta.Outcome | None:
