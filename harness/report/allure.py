@@ -175,15 +175,20 @@ def links(scenario_path: Path, shown_as: str, timeline: Timeline | None) -> list
 
 
 def outcome(verdicts: Sequence[Verdict], run_dir: Path, scrub: Callable[[str], str]) -> Outcome:
-    """Broken if a verdict is broken (the harness could not tell), else failed if one failed.
+    """Broken if a guard aborted the run or a verdict is broken, else failed if one failed.
 
     The message lists the verdicts that decided it, as pytest's report does.
     """
     from harness.policies import Status
 
+    aborted = [v for v in verdicts if v.status == Status.ABORTED]
     broken = [v for v in verdicts if v.status == Status.BROKEN]
     failed = [v for v in verdicts if v.status == Status.FAILED]
     where = f"\nresults: {run_dir}"
+    if aborted:  # nothing was judged: the guard's finding is the outcome
+        text = "\n".join(v.render() for v in aborted)
+        head = "aborted (a guard tripped; every fault was healed)"
+        return Outcome("broken", scrub(f"{head}:\n{text}{where}"))
     if broken:  # a failed verdict beside them still shows: it is a finding
         text = "\n".join(v.render() for v in broken + failed)
         return Outcome(
@@ -192,6 +197,11 @@ def outcome(verdicts: Sequence[Verdict], run_dir: Path, scrub: Callable[[str], s
     if failed:
         return Outcome("failed", scrub("\n".join(v.render() for v in failed) + where))
     return Outcome("passed", "")
+
+
+def allure_status(status: str) -> str:
+    """A verdict's status as Allure knows it: an aborted run is broken (nothing was judged)."""
+    return "broken" if status == "aborted" else status
 
 
 def error_outcome(error: HarnessError, scrub: Callable[[str], str]) -> Outcome:
@@ -205,6 +215,11 @@ CATEGORIES: tuple[Mapping[str, object], ...] = (
         "name": "System under test unavailable",
         "matchedStatuses": ["broken"],
         "messageRegex": r"^(?:ProbeError|TargetError)\b[\s\S]*",
+    },
+    {
+        "name": "Aborted by a guard (every fault healed)",
+        "matchedStatuses": ["broken"],
+        "messageRegex": r"^aborted\b[\s\S]*",
     },
     {
         "name": "Inconclusive (fault never reached traffic)",

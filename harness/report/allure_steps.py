@@ -3,10 +3,11 @@
 The run happens (in pytest's setup) before Allure could time any step, so the steps are made
 afterwards from the timeline: each phase entry opens a step that the next one closes, at the wall
 time ``timeline.started_at`` + offset. Inside each phase: the faults injected and healed, the
-automation's events, the escalations and a drill's runbook steps in it, each at its own time (a
-runbook step from when it began to when it finished, failed if it did not work). The verify step
-holds one step per verdict, with its status, summary and evidence. A phase that holds evidence of a
-failed (or broken) verdict takes that status, so Allure points at where the promise was broken.
+automation's events, the escalations, a tripped guard and a drill's runbook steps in it, each at its
+own time (a runbook step from when it began to when it finished, failed if it did not work). The
+verify step holds one step per verdict, with its status, summary and evidence. A phase that holds
+evidence of a failed (or broken) verdict takes that status, so Allure points at where the promise
+was broken.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.policies.base import describe
+from harness.report.allure import allure_status
 from harness.timeline import (
     EscalationEntry,
     EventEntry,
     FaultEntry,
+    GuardEntry,
+    LoadEntry,
     PhaseEntry,
     ProbeEntry,
     RequestEntry,
@@ -105,7 +109,8 @@ def phase_steps(timeline: Timeline, verdicts: Sequence[Verdict]) -> list[Step]:
         children = _moments(timeline, inside, services)
         if phase.phase == "verify":
             children += [_verdict_step(timeline, v, phase.t, stop) for v in verdicts]
-        status = worst([v.status.value for v in implicated] + [c.status for c in children])
+        own = [allure_status(v.status.value) for v in implicated]
+        status = worst(own + [c.status for c in children])
         message = "; ".join(f"evidence of {v.policy} ({v.status.value})" for v in implicated)
         steps.append(
             Step(
@@ -131,7 +136,7 @@ def _moments(timeline: Timeline, entries: Sequence[Entry], services: frozenset[s
     shown = [
         e
         for e in entries
-        if isinstance(e, FaultEntry | EscalationEntry | StepEntry)
+        if isinstance(e, FaultEntry | EscalationEntry | StepEntry | GuardEntry)
         or (isinstance(e, EventEntry) and is_automation(e, services))
     ]
     steps = [_moment(timeline, e) for e in shown[:MAX_SUBSTEPS]]
@@ -143,14 +148,15 @@ def _moments(timeline: Timeline, entries: Sequence[Entry], services: frozenset[s
 
 
 def _verdict_step(timeline: Timeline, verdict: Verdict, start: float, stop: float) -> Step:
-    evidence = tuple(_instant(timeline, e, verdict.status.value) for e in verdict.evidence)
+    status = allure_status(verdict.status.value)
+    evidence = tuple(_instant(timeline, e, status) for e in verdict.evidence)
     bounds = (
         ("bound, stated (s)", verdict.bound),
         ("bound, in this run (s)", verdict.scaled_bound),
     )
     return Step(
         name=f"{verdict.policy}: {verdict.status.value}",
-        status=verdict.status.value,
+        status=status,
         start=_ms(timeline, start),
         stop=_ms(timeline, stop),
         message=verdict.summary,
@@ -163,7 +169,7 @@ def _moment(timeline: Timeline, entry: Entry) -> Step:
     if isinstance(entry, StepEntry):  # a runbook step lasts: from its start to its end
         status = "passed" if entry.ok else "failed"
         return Step(describe(entry), status, _ms(timeline, entry.started), _ms(timeline, entry.t))
-    return _instant(timeline, entry, "passed")
+    return _instant(timeline, entry, "broken" if isinstance(entry, GuardEntry) else "passed")
 
 
 def _instant(timeline: Timeline, entry: Entry, status: str) -> Step:
@@ -187,6 +193,10 @@ def _counts(entries: Sequence[Entry]) -> tuple[tuple[str, str], ...]:
         found.append(("requests", f"{len(requests)} sent, {bad} failed or 5xx"))
     if events:
         found.append(("events", str(len(events))))
+    load = [e for e in entries if isinstance(e, LoadEntry)]
+    if load:
+        sent, failed = sum(e.requests for e in load), sum(e.failures for e in load)
+        found.append(("load (simulated users)", f"{sent} requests, {failed} failed"))
     return tuple(found)
 
 

@@ -24,6 +24,7 @@ from harness.timeline import (
     EscalationEntry,
     EventEntry,
     FaultEntry,
+    LoadEntry,
     ProbeEntry,
     RequestEntry,
     Timeline,
@@ -86,6 +87,8 @@ def run_attachments(
         _text("probes.csv", probes_csv(timeline), "text/csv", scrub),
         _text("requests.csv", requests_csv(timeline), "text/csv", scrub),
     ]
+    if timeline.of(LoadEntry):
+        found.append(_text("load.csv", load_csv(timeline), "text/csv", scrub))
     scenario = run_dir / "scenario.yaml"
     if scenario.is_file():
         found.append(
@@ -119,6 +122,12 @@ def requests_csv(timeline: Timeline) -> str:
     """Every request the harness sent, one row each."""
     columns = ("t", "origin", "method", "url", "status", "latency_ms", "error", "idempotency_key")
     return _csv(columns, timeline.of(RequestEntry))
+
+
+def load_csv(timeline: Timeline) -> str:
+    """What the simulated users saw, one row per interval."""
+    columns = ("t", "window", "requests", "failures", "status_5xx", "p50_ms", "p95_ms", "p99_ms")
+    return _csv(columns, timeline.of(LoadEntry))
 
 
 def _csv(columns: tuple[str, ...], entries: Iterable[BaseModel]) -> str:

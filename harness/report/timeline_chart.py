@@ -18,6 +18,8 @@ from harness.report.allure_steps import automation_services, is_automation
 from harness.timeline import (
     EscalationEntry,
     EventEntry,
+    GuardEntry,
+    LoadEntry,
     PhaseEntry,
     ProbeEntry,
     RequestEntry,
@@ -96,10 +98,14 @@ def _rows(timeline: Timeline) -> _Rows:
             event.action in rows.names or len(rows.names) < MAX_ROWS
         ):
             rows.automation.append((event.t, rows.row(event.action)))
+    for load in timeline.of(LoadEntry):  # one mark per interval of the simulated users
+        (rows.bad if load.failures else rows.ok).append((load.t, rows.row("users (load)")))
     for step in timeline.of(StepEntry):  # a drill's runbook: when each step finished
         (rows.ok if step.ok else rows.bad).append((step.t, rows.row("runbook steps")))
     for escalation in timeline.of(EscalationEntry):
         rows.escalations.append((escalation.t, rows.row("escalations")))
+    for guard in timeline.of(GuardEntry):
+        rows.bad.append((guard.t, rows.row("guard tripped")))
     return rows
 
 

@@ -28,6 +28,8 @@ from harness.timeline import (
     EscalationEntry,
     EventEntry,
     FaultEntry,
+    GuardEntry,
+    LoadEntry,
     PhaseEntry,
     ProbeEntry,
     RequestEntry,
@@ -219,6 +221,15 @@ CASES = [
         "Inconclusive (a policy could not tell)",
     ),
     (
+        meta.outcome(
+            [verdict("guard", Status.ABORTED, "aborted: guard error-rate tripped at 00:02.0: 60%")],
+            RUN_DIR,
+            unscrubbed,
+        ),
+        "broken",
+        "Aborted by a guard (every fault healed)",
+    ),
+    (
         meta.error_outcome(ProbeError(what="the system is not in its steady state"), unscrubbed),
         "broken",
         "System under test unavailable",
@@ -312,6 +323,7 @@ def test_attachments_are_the_evidence_scrubbed(tmp_path: Path) -> None:
         ),
         EventEntry(t=1.2, action="workflow.pause", trigger="secret tok-12345 leaked"),
         RequestEntry(t=1.3, method="POST", url="http://api/orders", status=503),
+        LoadEntry(t=2.0, window=1.0, requests=20, failures=2, status_5xx=1, p99_ms=80.0),
         TrafficEntry(t=3.0, edge="worker->payments", bytes=500),
     )
     timeline.write(tmp_path / "timeline.json")
@@ -327,6 +339,7 @@ def test_attachments_are_the_evidence_scrubbed(tmp_path: Path) -> None:
         "toxiproxy.json",
         "probes.csv",
         "requests.csv",
+        "load.csv",
     }
     for attachment in found.values():
         assert b"tok-12345" not in attachment.body
@@ -342,6 +355,8 @@ def test_attachments_are_the_evidence_scrubbed(tmp_path: Path) -> None:
         {"t": 3.0, "kind": "traffic", "edge": "worker->payments", "bytes": 500}
     ]
     assert json.loads(found["events.json"].body)[0]["trigger"] == f"secret {MASK} leaked"
+    load = list(csv.DictReader(io.StringIO(found["load.csv"].body.decode())))
+    assert [(r["requests"], r["failures"], r["p99_ms"]) for r in load] == [("20", "2", "80.0")]
 
 
 # --- steps ----------------------------------------------------------------------------------
@@ -448,6 +463,19 @@ def test_a_runbook_step_lasts_from_its_start_and_fails_if_it_did_not_work() -> N
     assert inject.status == "failed"
 
 
+def test_a_tripped_guard_breaks_its_phase_and_the_aborted_verdict_is_broken() -> None:
+    guard = GuardEntry(t=2.5, guard="error-rate", detail="60% of requests failed")
+    timeline = make(PhaseEntry(t=0.0, phase="inject"), guard, PhaseEntry(t=3.0, phase="verify"))
+    aborted = Verdict(policy="guard", status=Status.ABORTED, summary="aborted", evidence=(guard,))
+    inject, verify = phase_steps(timeline, [aborted])
+    assert [(s.name, s.status) for s in inject.steps] == [
+        ("00:02.5 guard error-rate TRIPPED: 60% of requests failed", "broken")
+    ]
+    assert (inject.status, inject.message) == ("broken", "evidence of guard (aborted)")
+    assert [(s.name, s.status) for s in verify.steps] == [("guard: aborted", "broken")]
+    assert verify.status == "broken"
+
+
 def test_a_storm_of_automation_events_is_cut_short() -> None:
     storm = [EventEntry(t=1.0 + i / 1000, action="retry.scheduled") for i in range(250)]
     timeline = make(PhaseEntry(t=0.0, phase="inject"), *storm)
@@ -463,6 +491,8 @@ def test_the_chart_is_a_png_of_the_timeline() -> None:
     timeline = run_timeline()
     timeline.append(EscalationEntry(t=5.0, summary="paged"))
     timeline.append(RequestEntry(t=2.5, method="POST", url="http://api/orders", error="refused"))
+    timeline.append(LoadEntry(t=3.0, window=1.0, requests=20, failures=4, status_5xx=4))
+    timeline.append(GuardEntry(t=3.5, guard="error-rate"))
     png = timeline_png(timeline, title="made-up")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) > 10_000
