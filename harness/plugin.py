@@ -139,6 +139,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_PLANS] = []
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = [str(p) for p in dict.fromkeys(paths)]
+    if config.getoption("allure_report_dir", None):  # allure-pytest's --alluredir: opt-in
+        from harness.allure_plugin import register
+
+        register(config, list(dict.fromkeys(paths)))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
