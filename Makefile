@@ -2,6 +2,10 @@
 # (Python dependencies into .venv, a pinned Toxiproxy server, Redis from Debian) and are quick
 # the second time.
 
+# The Allure 3 command line (npm) that builds the HTML report from allure-results; the Allure
+# test reads this pin.
+ALLURE_VERSION := 3.18.0
+
 # The one place the Toxiproxy version is pinned.
 TOXIPROXY_VERSION := 2.12.0
 TOXIPROXY_MODULE  := github.com/Shopify/toxiproxy/v2
@@ -11,7 +15,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TIME_SCALE ?= 0.1
 
-.PHONY: demo demo-compose test lint deps python toxiproxy redis chromium clean help engine images
+.PHONY: demo demo-compose test lint deps python toxiproxy redis chromium allure-cli clean help engine images
 
 help:
 	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
@@ -60,6 +64,12 @@ images: engine
 	@TOXIPROXY_VERSION=$(TOXIPROXY_VERSION) TOXIPROXY_MODULE=$(TOXIPROXY_MODULE) \
 	  fixtures/images/build.sh
 
+allure-cli: build/node/node_modules/.bin/allure
+build/node/node_modules/.bin/allure: Makefile
+	@echo ">> Allure $(ALLURE_VERSION) command line (npm) into build/node"
+	@npm install --prefix build/node --no-audit --no-fund --silent allure@$(ALLURE_VERSION) >/dev/null
+	@touch $@
+
 # Debian's Chromium, for the test that opens the council page in a real browser.
 chromium:
 	@command -v chromium >/dev/null || { \
@@ -88,7 +98,7 @@ lint: python
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
-test: deps images chromium lint
+test: deps images chromium allure-cli lint
 	@echo ">> tests"
 	@$(BIN)/pytest
 
