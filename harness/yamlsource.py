@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from harness.errors import Problem, ScenarioError
 
@@ -28,7 +29,7 @@ ExtraCheck = Callable[[Any], list[tuple[Loc, str]]]
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file; raise ScenarioError at the line of a syntax error."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioError(
             what=f"cannot read the file: {exc.strerror or exc}",
@@ -36,14 +37,30 @@ def read_yaml(path: Path) -> Any:
             hint="check the path; scenario names are looked up in the scenarios directory",
         ) from exc
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _position(raw[: exc.start].decode("utf-8"), exc.start)
+        byte = raw[exc.start : exc.start + 1].hex()
+        message = f"not UTF-8: byte 0x{byte}; save the file as UTF-8"
+        raise _single(path, line, col, "", message) from None
+    try:
         return YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise _single(path, line, col, "", f"YAML syntax: {message}") from exc
+    except ReaderError as exc:  # a character YAML does not allow, e.g. NUL
+        line, col = _position(text[: exc.position], exc.position)
+        message = f"YAML syntax: character #x{exc.character:04x}: {exc.reason}"
+        raise _single(path, line, col, "", message) from exc
     except YAMLError as exc:
         raise _single(path, 1, 1, "", f"YAML syntax: {exc}") from exc
+
+
+def _position(before: str, offset: int) -> tuple[int, int]:
+    """Line and column (1-based) of the character after ``before``."""
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None) -> M:

@@ -1,0 +1,50 @@
+"""Hostile and broken scenario files that once crashed or hung the loader, each pinned here.
+
+Found by the property tests in test_fuzz_scenarios.py; every one is now a located problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import Problem, ScenarioError
+from harness.prepare import prepare
+
+
+def write(tmp_path: Path, content: str | bytes) -> Path:
+    path = tmp_path / "scenario.yaml"
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def problems(path: Path) -> list[Problem]:
+    with pytest.raises(ScenarioError) as info:
+        prepare(path, None)
+    return list(info.value.problems)
+
+
+# --- bytes and characters ------------------------------------------------------------------
+
+
+def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path, b"name: x\ndescription: caf\xe9\n")
+
+    assert problems(path) == [
+        Problem(path, 2, 17, "", "not UTF-8: byte 0xe9; save the file as UTF-8")
+    ]
+
+
+def test_a_character_yaml_refuses_is_located_on_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\ndescription: a\x00b\n")
+
+    (problem,) = problems(path)
+
+    assert (problem.line, problem.column) == (2, 15)
+    assert problem.render().endswith(
+        "YAML syntax: character #x0000: special characters are not allowed"
+    )
