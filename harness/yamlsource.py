@@ -18,12 +18,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
 from harness.errors import Problem, ScenarioError
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 ExtraCheck = Callable[[Any], list[tuple[Loc, str]]]
+MAX_DEPTH = 64  # lists and mappings inside each other; a scenario needs about six
 
 
 def read_yaml(path: Path) -> Any:
@@ -44,7 +46,7 @@ def read_yaml(path: Path) -> Any:
         message = f"not UTF-8: byte 0x{byte}; save the file as UTF-8"
         raise _single(path, line, col, "", message) from None
     try:
-        return YAML(typ="rt").load(text)
+        return _yaml().load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -61,6 +63,35 @@ def read_yaml(path: Path) -> Any:
 def _position(before: str, offset: int) -> tuple[int, int]:
     """Line and column (1-based) of the character after ``before``."""
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Scanner = _BoundedScanner
+    return yaml
+
+
+class _BoundedScanner(RoundTripScanner):
+    """The round-trip scanner, refusing lists and mappings nested deeper than ``MAX_DEPTH``.
+
+    ruamel's scanner takes time quadratic in the nesting of ``[`` and ``{``, and its composer
+    recurses once per level: 20,000 brackets took a minute and ended in RecursionError.
+    """
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+        self._check_depth()
+        super().fetch_flow_collection_start(TokenClass, to_push)
+
+    def add_indent(self, column: int) -> bool:
+        added = super().add_indent(column)
+        if added:
+            self._check_depth()
+        return added
+
+    def _check_depth(self) -> None:
+        if self.flow_level + len(self.indents) > MAX_DEPTH:
+            problem = f"nested more than {MAX_DEPTH} levels deep"
+            raise ScannerError(None, None, problem, self.reader.get_mark())
 
 
 def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None) -> M:

@@ -5,6 +5,7 @@ Found by the property tests in test_fuzz_scenarios.py; every one is now a locate
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,35 @@ def test_a_character_yaml_refuses_is_located_on_one_line(tmp_path: Path) -> None
     assert problem.render().endswith(
         "YAML syntax: character #x0000: special characters are not allowed"
     )
+
+
+# --- nesting -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("faults", "line", "column"),
+    [
+        ("[" * 20_000 + "]" * 20_000, 2, 73),  # took a minute, then RecursionError
+        ("{a: " * 20_000 + "1" + "}" * 20_000, 2, 265),
+        ("\n" + "- " * 20_000 + "x", 3, 129),  # block sequences, one per '- '
+    ],
+    ids=["flow-lists", "flow-mappings", "compact-block"],
+)
+def test_deep_nesting_is_refused_at_once(
+    tmp_path: Path, faults: str, line: int, column: int
+) -> None:
+    path = write(tmp_path, f"name: deep\nfaults: {faults}\n")
+    start = time.monotonic()
+
+    (problem,) = problems(path)
+
+    assert time.monotonic() - start < 2
+    assert problem.message == "YAML syntax: nested more than 64 levels deep"
+    assert (problem.line, problem.column) == (line, column)
+
+
+def test_nesting_a_scenario_needs_is_far_below_the_bound(tmp_path: Path) -> None:
+    nested = "{a: " * 60 + "1" + "}" * 60
+    path = write(tmp_path, f"name: deep\nsut_env: {nested}\n")
+
+    assert "nested more than" not in " ".join(p.message for p in problems(path))
