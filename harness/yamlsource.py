@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import RoundTripScanner, ScannerError
@@ -68,6 +69,7 @@ def _position(before: str, offset: int) -> tuple[int, int]:
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.Scanner = _BoundedScanner
+    yaml.Constructor = _Constructor
     return yaml
 
 
@@ -92,6 +94,19 @@ class _BoundedScanner(RoundTripScanner):
         if self.flow_level + len(self.indents) > MAX_DEPTH:
             problem = f"nested more than {MAX_DEPTH} levels deep"
             raise ScannerError(None, None, problem, self.reader.get_mark())
+
+
+class _Constructor(RoundTripConstructor):
+    """The round-trip constructor, locating the values it cannot build (``!!int abc``)."""
+
+    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except YAMLError:
+            raise
+        except Exception as exc:  # ValueError, IndexError...: ruamel's own, on '!!int 0x'
+            problem = f"cannot read this value: {str(exc).split(';')[0]}"  # no Python hints
+            raise ConstructorError(None, None, problem, node.start_mark) from exc
 
 
 def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None) -> M:

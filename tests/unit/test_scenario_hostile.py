@@ -81,3 +81,25 @@ def test_nesting_a_scenario_needs_is_far_below_the_bound(tmp_path: Path) -> None
     path = write(tmp_path, f"name: deep\nsut_env: {nested}\n")
 
     assert "nested more than" not in " ".join(p.message for p in problems(path))
+
+
+# --- values YAML cannot build --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("9" * 5000, "Exceeds the limit (4300 digits) for integer string conversion"),
+        ("!!int abc", "invalid literal for int()"),
+        ("!!int 0x", "string index out of range"),
+        ("!!timestamp 2020-99-99", "month must be in 1..12"),
+    ],
+)
+def test_a_value_yaml_cannot_build_is_located(tmp_path: Path, value: str, says: str) -> None:
+    path = write(tmp_path, f"name: x\nworkload:\n  rate: {value}\n")
+
+    (problem,) = problems(path)
+
+    assert (problem.line, problem.column) == (3, 9)
+    assert problem.message.startswith("YAML syntax: cannot read this value: " + says)
+    assert "sys.set_int_max_str_digits" not in problem.message  # Python's hint, not the user's
