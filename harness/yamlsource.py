@@ -27,6 +27,7 @@ M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 ExtraCheck = Callable[[Any], list[tuple[Loc, str]]]
 MAX_DEPTH = 64  # lists and mappings inside each other; a scenario needs about six
+_NO_KEY = object()
 
 
 def read_yaml(path: Path) -> Any:
@@ -177,7 +178,7 @@ def _walk(
             tagged = node
             continue
         if isinstance(node, CommentedMap) and key in node:
-            line, col = node.lc.key(key)[0] + 1, node.lc.key(key)[1] + 1
+            line, col = _key_position(node, key)
             node = node[key]
             parts.append(key)
         elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
@@ -187,12 +188,24 @@ def _walk(
         elif isinstance(node, CommentedMap) and not last:
             continue  # a discriminator tag ('partition' in faults.0.partition.edge)
         elif isinstance(node, CommentedMap):
-            line, col = node.lc.line + 1, node.lc.col + 1
+            line, col = _key_position(node)
             parts.append(key)  # a missing field
             break
         else:
             break  # a union member ('int' in status.int): no place in the file, not a field
     return line, col, parts
+
+
+def _key_position(node: CommentedMap, key: Any = _NO_KEY) -> tuple[int, int]:
+    """Line and column of ``key`` in ``node``, else of ``node`` itself.
+
+    A key merged in with ``<<`` has no position of its own: it is placed at its mapping.
+    """
+    try:
+        line, col = node.lc.key(key) if key is not _NO_KEY else (node.lc.line, node.lc.col)
+    except (KeyError, TypeError):
+        line, col = node.lc.line, node.lc.col
+    return (line or 0) + 1, (col or 0) + 1
 
 
 def _render(parts: Iterable[str | int]) -> str:

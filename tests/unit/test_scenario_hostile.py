@@ -103,3 +103,23 @@ def test_a_value_yaml_cannot_build_is_located(tmp_path: Path, value: str, says: 
     assert (problem.line, problem.column) == (3, 9)
     assert problem.message.startswith("YAML syntax: cannot read this value: " + says)
     assert "sys.set_int_max_str_digits" not in problem.message  # Python's hint, not the user's
+
+
+# --- merge keys ----------------------------------------------------------------------------
+
+
+def test_a_field_merged_in_with_a_merge_key_is_placed_at_its_mapping(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "x-defaults: &defaults {at: 0s, duraton: 1s}\n"
+        "name: merged\n"
+        "faults:\n"
+        "  - type: partition\n"
+        "    edge: worker -> payments\n"
+        "    <<: *defaults\n",
+    )
+
+    found = {(p.field, p.message): (p.line, p.column) for p in problems(path)}
+
+    assert found[("faults[0].duraton", "unknown field; did you mean 'duration'?")] == (4, 5)
+    assert found[("x-defaults", "unknown field; did you mean 'faults'?")] == (1, 1)
