@@ -8,6 +8,7 @@ error's ``loc`` maps back to where the user typed the value.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 ExtraCheck = Callable[[Any], list[tuple[Loc, str]]]
 MAX_DEPTH = 64  # lists and mappings inside each other; a scenario needs about six
+MAX_MESSAGE = 300  # characters of a message that quotes the file's own values
 _NO_KEY = object()
 
 
@@ -53,13 +55,13 @@ def read_yaml(path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        raise _single(path, line, col, "", f"YAML syntax: {message}") from exc
+        raise _single(path, line, col, "", f"YAML syntax: {_clip(message)}") from exc
     except ReaderError as exc:  # a character YAML does not allow, e.g. NUL
         line, col = _position(text[: exc.position], exc.position)
         message = f"YAML syntax: character #x{exc.character:04x}: {exc.reason}"
         raise _single(path, line, col, "", message) from exc
     except YAMLError as exc:
-        raise _single(path, 1, 1, "", f"YAML syntax: {exc}") from exc
+        raise _single(path, 1, 1, "", f"YAML syntax: {_clip(str(exc))}") from exc
 
 
 def _position(before: str, offset: int) -> tuple[int, int]:
@@ -142,7 +144,20 @@ def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None
 def locate(path: Path, data: Any, loc: Loc, message: str) -> Problem:
     """A Problem at the YAML position of ``loc`` (the nearest existing parent if it is absent)."""
     line, col, parts = _walk(data, loc)
-    return Problem(path, line, col, _render(parts), message)
+    return Problem(path, line, col, _render(parts), _clip(message))
+
+
+def _clip(message: str) -> str:
+    """One printable line; a long value quoted from the file is cut in the middle (both ends tell).
+
+    A message quotes the file's values, and a value may hold a line break or an escape sequence.
+    """
+    message = " ".join(message.split())
+    if not message.isprintable():
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[: MAX_MESSAGE * 2 // 3]} ... {message[-MAX_MESSAGE // 3 :]}"
 
 
 def _single(path: Path, line: int, col: int, field: str, message: str) -> ScenarioError:
@@ -211,7 +226,10 @@ def _key_position(node: CommentedMap, key: Any = _NO_KEY) -> tuple[int, int]:
 def _render(parts: Iterable[str | int]) -> str:
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        name = str(part)
+        if not name.isprintable() or not name:  # still a field the reader must find: quoted
+            name = json.dumps(name)
+        out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out
 
 
@@ -222,7 +240,7 @@ def _problem(
     if err["type"] == "union_tag_invalid":  # point at the 'type:' key, not the whole item
         loc += (str((err.get("ctx") or {}).get("discriminator", "")).strip("'"),)
     line, col, parts = _walk(data, loc, tags)
-    return Problem(path, line, col, _render(parts), _message(err, parts, names))
+    return Problem(path, line, col, _render(parts), _clip(_message(err, parts, names)))
 
 
 def _message(err: ErrorDetails, parts: list[str | int], names: set[str]) -> str:

@@ -123,3 +123,40 @@ def test_a_field_merged_in_with_a_merge_key_is_placed_at_its_mapping(tmp_path: P
 
     assert found[("faults[0].duraton", "unknown field; did you mean 'duration'?")] == (4, 5)
     assert found[("x-defaults", "unknown field; did you mean 'faults'?")] == (1, 1)
+
+
+# --- every problem on one printable line ---------------------------------------------------
+
+
+def test_a_duplicate_key_whose_first_value_spans_lines_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "description: >\n  two\n  lines\nname: x\ndescription: again\n")
+
+    (problem,) = problems(path)
+
+    assert problem.line == 5
+    assert "\n" not in problem.render()
+    assert 'found duplicate key "description" with value "again"' in problem.message
+
+
+@pytest.mark.parametrize(("key", "field"), [("", '""'), ("\r", '"\\r"'), ("a\x1bb", '"a\\u001bb"')])
+def test_a_field_name_that_prints_as_nothing_is_quoted(
+    tmp_path: Path, key: str, field: str
+) -> None:
+    escaped = key.replace("\r", "\\r").replace("\x1b", "\\e")
+    path = write(tmp_path, f'name: x\n"{escaped}": 1\n')
+
+    found = [p for p in problems(path) if p.line == 2]
+
+    assert [(p.field, p.message) for p in found] == [(field, "unknown field")]
+    assert found[0].render().isprintable()
+
+
+def test_a_long_value_is_quoted_in_part_and_the_message_keeps_its_end(tmp_path: Path) -> None:
+    edge = "x" * 100_000
+    path = write(tmp_path, f"name: x\nfaults: [{{type: partition, edge: {edge}, at: 0s}}]\n")
+
+    (problem,) = [p for p in problems(path) if p.field == "faults[0].edge"]
+
+    assert len(problem.message) < 400
+    assert problem.message.startswith("not a dependency edge: 'xxx")
+    assert problem.message.endswith("write it as 'client -> dependency'")
