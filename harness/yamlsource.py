@@ -28,6 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 ExtraCheck = Callable[[Any], list[tuple[Loc, str]]]
 MAX_DEPTH = 64  # lists and mappings inside each other; a scenario needs about six
+MAX_VALUES = 10_000  # values once aliases are expanded; a scenario has a few hundred
 MAX_MESSAGE = 300  # characters of a message that quotes the file's own values
 _NO_KEY = object()
 
@@ -124,6 +125,7 @@ def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None
             else "a single value"
         )
         raise _single(path, 1, 1, "", f"expected a mapping of fields at the top, found {kind}")
+    _check_values(path, data)
     try:
         value = model.model_validate(data)
     except ValidationError as exc:
@@ -145,6 +147,44 @@ def locate(path: Path, data: Any, loc: Loc, message: str) -> Problem:
     """A Problem at the YAML position of ``loc`` (the nearest existing parent if it is absent)."""
     line, col, parts = _walk(data, loc)
     return Problem(path, line, col, _render(parts), _clip(message))
+
+
+def _check_values(path: Path, data: CommentedMap) -> None:
+    r"""Refuse a field too big once its aliases are expanded, or with a string that is no text.
+
+    Too big: more than ``MAX_VALUES`` values or ``MAX_DEPTH`` levels. No text: an escaped lone
+    surrogate (``"\ud800"``), which pydantic refuses without saying where. The loader keeps
+    an alias as a reference (nine lines of anchors make a billion values only when walked), but
+    validation walks them, and an error message may print them whole.
+    """
+    budget = MAX_VALUES
+    for key in data:
+        stack: list[tuple[Any, int]] = [(key, 1), (data[key], 1)]
+        while stack:
+            node, depth = stack.pop()
+            budget -= 1
+            if budget < 0 or depth > MAX_DEPTH or (isinstance(node, str) and not _is_text(node)):
+                line, col = _key_position(data, key)
+                message = (
+                    f"nested more than {MAX_DEPTH} levels deep through aliases"
+                    if depth > MAX_DEPTH
+                    else f"more than {MAX_VALUES} values once its aliases are expanded"
+                    if budget < 0
+                    else f"not Unicode text: {node!r} holds a lone surrogate"
+                )
+                raise _single(path, line, col, _render([str(key)]), _clip(message))
+            if isinstance(node, dict):
+                stack.extend((item, depth + 1) for pair in node.items() for item in pair)
+            elif isinstance(node, list | tuple | set | frozenset):
+                stack.extend((item, depth + 1) for item in node)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _clip(message: str) -> str:

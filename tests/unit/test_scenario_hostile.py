@@ -160,3 +160,51 @@ def test_a_long_value_is_quoted_in_part_and_the_message_keeps_its_end(tmp_path: 
     assert len(problem.message) < 400
     assert problem.message.startswith("not a dependency edge: 'xxx")
     assert problem.message.endswith("write it as 'client -> dependency'")
+
+
+# --- aliases -------------------------------------------------------------------------------
+
+LAUGHS = "".join(
+    f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 9)}]\n" for i in range(10)
+)  # nine lines, a billion values once expanded
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        "faults: [{type: *l9, at: 0s, duration: 1s}]",  # a discriminator: pydantic printed it
+        "expectations: [{policy: *l9}]",
+        "name: *l9",
+        "steady_state: *l9",
+    ],
+)
+def test_a_billion_laughs_is_refused_in_a_moment(tmp_path: Path, use: str) -> None:
+    path = write(tmp_path, f"x-laughs:\n{LAUGHS}{use}\n")
+    start = time.monotonic()
+
+    (problem,) = problems(path)
+
+    assert time.monotonic() - start < 2
+    assert (problem.line, problem.column, problem.field) == (1, 1, "x-laughs")
+    assert problem.message == "more than 10000 values once its aliases are expanded"
+
+
+def test_a_chain_of_aliases_deeper_than_the_bound_is_refused(tmp_path: Path) -> None:
+    chain = "".join(f"  c{i}: &c{i} [*c{i - 1}]\n" for i in range(1, 200))
+    path = write(tmp_path, f"name: x\nx-chain:\n  c0: &c0 [1]\n{chain}faults: [{{type: *c199}}]\n")
+
+    (problem,) = problems(path)
+
+    assert (problem.field, problem.message) == (
+        "x-chain",
+        "nested more than 64 levels deep through aliases",
+    )
+
+
+def test_an_escaped_lone_surrogate_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path, 'name: x\n"a\\ud800": 1\n')
+
+    (problem,) = problems(path)
+
+    assert (problem.line, problem.column) == (2, 1)
+    assert problem.message == r"not Unicode text: 'a\ud800' holds a lone surrogate"
