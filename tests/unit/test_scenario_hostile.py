@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.durations import parse_duration
 from harness.errors import Problem, ScenarioError
 from harness.prepare import prepare
 
@@ -208,3 +209,23 @@ def test_an_escaped_lone_surrogate_is_located(tmp_path: Path) -> None:
 
     assert (problem.line, problem.column) == (2, 1)
     assert problem.message == r"not Unicode text: 'a\ud800' holds a lone surrogate"
+
+
+# --- numbers too big to mean anything ------------------------------------------------------
+
+
+def test_a_duration_longer_than_a_year_is_refused() -> None:
+    assert parse_duration("8760h") == 365 * 86400.0
+    with pytest.raises(ValueError, match="longer than a year"):
+        parse_duration("8760h1s")
+    with pytest.raises(ValueError, match="longer than a year"):
+        parse_duration("9" * 400 + "s")  # float('999...') is inf: NaN once subtracted
+
+
+def test_a_warmup_of_400_digits_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    path = write(tmp_path, f"name: x\nwarmup: {'9' * 400}s\n")
+
+    found = {p.field: p for p in problems(path)}
+
+    assert found["warmup"].line == 2
+    assert found["warmup"].message.endswith("is longer than a year, the longest duration allowed")
