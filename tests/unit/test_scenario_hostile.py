@@ -229,3 +229,31 @@ def test_a_warmup_of_400_digits_is_a_problem_not_a_crash(tmp_path: Path) -> None
 
     assert found["warmup"].line == 2
     assert found["warmup"].message.endswith("is longer than a year, the longest duration allowed")
+
+
+# --- the system a scenario names -----------------------------------------------------------
+
+BASE = """\
+name: x
+system: {system}
+steady_state: [{{name: up, http: {{url: "http://127.0.0.1:1/"}}}}]
+faults: [{{type: restart, service: api, at: 0s}}]
+expectations: [{{policy: steady_state}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("system", "says"),
+    [('"a\\0b.yaml"', "embedded null byte"), ("a" * 5000, "File name too long")],
+    ids=["nul", "too-long"],
+)
+def test_a_system_path_no_file_system_takes_is_located(
+    tmp_path: Path, system: str, says: str
+) -> None:
+    path = write(tmp_path, BASE.format(system=system))
+
+    (problem,) = problems(path)
+
+    assert (problem.line, problem.field) == (2, "system")
+    assert problem.message.startswith("not a usable path: ")
+    assert says in problem.message
