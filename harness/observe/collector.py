@@ -153,7 +153,7 @@ class Collector:
             entry = parse_event(
                 json.loads(text), t=self.timeline.now(), source="stdout", service=service
             )
-        except (ValueError, RejectedPayload):
+        except (ValueError, RecursionError):  # RejectedPayload is a ValueError
             return False
         self.timeline.append(entry)
         return True
@@ -164,6 +164,8 @@ class Collector:
             obj = json.loads(body)
         except ValueError as exc:
             raise RejectedPayload(f"not JSON: {exc}") from None
+        except RecursionError:  # '[' * 100_000: it killed the request and printed a traceback
+            raise RejectedPayload("JSON nested too deeply to read") from None
         t = self.timeline.now()
         if path == "/events":
             items = obj if isinstance(obj, list) else [obj]
