@@ -65,6 +65,9 @@ def parse_escalations(obj: Any, *, t: float) -> list[EscalationEntry]:
     if not isinstance(obj, dict):
         raise RejectedPayload("an escalation must be a JSON object")
     if isinstance(obj.get("alerts"), list):  # Alertmanager webhook format
+        odd = [i for i, alert in enumerate(obj["alerts"]) if not isinstance(alert, dict)]
+        if odd:  # not an alert at all: counting it as an escalation would feed the policies noise
+            raise RejectedPayload(f"alerts[{odd[0]}] is not an object")
         out = []
         for alert in obj["alerts"]:
             labels = _mapping(alert, "labels")

@@ -408,3 +408,14 @@ def test_ingest_line_ignores_deeply_nested_json(idle: Collector, timeline: Timel
 
     assert idle.ingest_line("worker", line) is False
     assert len(timeline) == 0
+
+
+@pytest.mark.parametrize("alerts", [[1, 2, 3], [{"labels": {"alertname": "A"}}, "B"], [None]])
+def test_an_alertmanager_alert_that_is_not_an_object_rejects_the_body(
+    collector: Collector, client: httpx.Client, timeline: Timeline, alerts: list[Any]
+) -> None:
+    response = client.post(collector.escalation_url, json={"version": "4", "alerts": alerts})
+
+    assert response.status_code == 400
+    assert response.json()["error"].endswith("is not an object")
+    assert (collector.rejected, len(timeline)) == (1, 0)
