@@ -1,6 +1,8 @@
 """Durations as scenarios write them: ``30s``, ``5m``, ``1m30s``, ``250ms``, ``1.5h``.
 
-A bare number is refused (is ``30`` seconds or minutes?), and so is prose like ``3 minutes``.
+A bare number is refused (is ``30`` seconds or minutes?), and so is prose like ``3 minutes``,
+and anything longer than a year: no run lasts that long, and the sums and waits built from a
+duration must stay finite numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ _PART = r"(\d+(?:\.\d+)?)(ms|h|m|s)"
 DURATION_PATTERN = rf"^(?:{_PART})+$"
 _WHOLE = re.compile(DURATION_PATTERN)
 _PARTS = re.compile(_PART)
+MAX_SECONDS = 365 * 86400.0
 
 
 def parse_duration(value: object) -> float:
@@ -26,7 +29,10 @@ def parse_duration(value: object) -> float:
     text = value.strip()
     if not _WHOLE.match(text):
         raise ValueError(f"not a duration: {value!r}; write it like 30s, 5m, 1m30s, 250ms or 1h")
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _PARTS.findall(text))
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PARTS.findall(text))
+    if not seconds <= MAX_SECONDS:  # also inf, from 400 digits: NaN once subtracted
+        raise ValueError(f"{value!r} is longer than a year, the longest duration allowed")
+    return seconds
 
 
 def render_duration(seconds: float) -> str:

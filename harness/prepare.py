@@ -60,21 +60,26 @@ def prepare(path: Path, default_system: Path | None) -> Prepared:
     """Load the scenario and its system, and cross-check them."""
     scenario = load_scenario(path)
     if scenario.system:
-        system_path = (path.parent / scenario.system).resolve()
+        system_path = path.parent / scenario.system
     elif default_system is not None:
-        system_path = default_system.resolve()
+        system_path = default_system
     else:
         raise ScenarioError(
             what="the scenario names no system to run against",
             where=str(path),
             hint="add 'system: path/to/system.yaml' to the scenario, or pass --system",
         )
-    if not system_path.is_file():
+    try:
+        system_path = system_path.resolve()
+        missing = None if system_path.is_file() else f"no such file: {system_path}"
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+        missing = f"not a usable path: {exc}"
+    if missing:
         data = read_yaml(path)
         raise ScenarioError(
             what="system file not found",
             where=str(path),
-            problems=(locate(path, data, ("system",), f"no such file: {system_path}"),),
+            problems=(locate(path, data, ("system",), missing),),
         )
     system = load_system(system_path)
     problems = cross_check(path, scenario, system)

@@ -8,6 +8,7 @@ error's ``loc`` maps back to where the user typed the value.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,19 +17,26 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
 from harness.errors import Problem, ScenarioError
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 ExtraCheck = Callable[[Any], list[tuple[Loc, str]]]
+MAX_DEPTH = 64  # lists and mappings inside each other; a scenario needs about six
+MAX_VALUES = 10_000  # values once aliases are expanded; a scenario has a few hundred
+MAX_MESSAGE = 300  # characters of a message that quotes the file's own values
+_NO_KEY = object()
 
 
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file; raise ScenarioError at the line of a syntax error."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioError(
             what=f"cannot read the file: {exc.strerror or exc}",
@@ -36,14 +44,73 @@ def read_yaml(path: Path) -> Any:
             hint="check the path; scenario names are looked up in the scenarios directory",
         ) from exc
     try:
-        return YAML(typ="rt").load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _position(raw[: exc.start].decode("utf-8"), exc.start)
+        byte = raw[exc.start : exc.start + 1].hex()
+        message = f"not UTF-8: byte 0x{byte}; save the file as UTF-8"
+        raise _single(path, line, col, "", message) from None
+    try:
+        return _yaml().load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        raise _single(path, line, col, "", f"YAML syntax: {message}") from exc
+        raise _single(path, line, col, "", f"YAML syntax: {_clip(message)}") from exc
+    except ReaderError as exc:  # a character YAML does not allow, e.g. NUL
+        line, col = _position(text[: exc.position], exc.position)
+        message = f"YAML syntax: character #x{exc.character:04x}: {exc.reason}"
+        raise _single(path, line, col, "", message) from exc
     except YAMLError as exc:
-        raise _single(path, 1, 1, "", f"YAML syntax: {exc}") from exc
+        raise _single(path, 1, 1, "", f"YAML syntax: {_clip(str(exc))}") from exc
+
+
+def _position(before: str, offset: int) -> tuple[int, int]:
+    """Line and column (1-based) of the character after ``before``."""
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Scanner = _BoundedScanner
+    yaml.Constructor = _Constructor
+    return yaml
+
+
+class _BoundedScanner(RoundTripScanner):
+    """The round-trip scanner, refusing lists and mappings nested deeper than ``MAX_DEPTH``.
+
+    ruamel's scanner takes time quadratic in the nesting of ``[`` and ``{``, and its composer
+    recurses once per level: 20,000 brackets took a minute and ended in RecursionError.
+    """
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+        self._check_depth()
+        super().fetch_flow_collection_start(TokenClass, to_push)
+
+    def add_indent(self, column: int) -> bool:
+        added = super().add_indent(column)
+        if added:
+            self._check_depth()
+        return added
+
+    def _check_depth(self) -> None:
+        if self.flow_level + len(self.indents) > MAX_DEPTH:
+            problem = f"nested more than {MAX_DEPTH} levels deep"
+            raise ScannerError(None, None, problem, self.reader.get_mark())
+
+
+class _Constructor(RoundTripConstructor):
+    """The round-trip constructor, locating the values it cannot build (``!!int abc``)."""
+
+    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except YAMLError:
+            raise
+        except Exception as exc:  # ValueError, IndexError...: ruamel's own, on '!!int 0x'
+            problem = f"cannot read this value: {str(exc).split(';')[0]}"  # no Python hints
+            raise ConstructorError(None, None, problem, node.start_mark) from exc
 
 
 def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None) -> M:
@@ -58,6 +125,7 @@ def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None
             else "a single value"
         )
         raise _single(path, 1, 1, "", f"expected a mapping of fields at the top, found {kind}")
+    _check_values(path, data)
     try:
         value = model.model_validate(data)
     except ValidationError as exc:
@@ -78,7 +146,58 @@ def load_model(path: Path, model: type[M], extra_check: ExtraCheck | None = None
 def locate(path: Path, data: Any, loc: Loc, message: str) -> Problem:
     """A Problem at the YAML position of ``loc`` (the nearest existing parent if it is absent)."""
     line, col, parts = _walk(data, loc)
-    return Problem(path, line, col, _render(parts), message)
+    return Problem(path, line, col, _render(parts), _clip(message))
+
+
+def _check_values(path: Path, data: CommentedMap) -> None:
+    r"""Refuse a field too big once its aliases are expanded, or with a string that is no text.
+
+    Too big: more than ``MAX_VALUES`` values or ``MAX_DEPTH`` levels. No text: an escaped lone
+    surrogate (``"\ud800"``), which pydantic refuses without saying where. The loader keeps
+    an alias as a reference (nine lines of anchors make a billion values only when walked), but
+    validation walks them, and an error message may print them whole.
+    """
+    budget = MAX_VALUES
+    for key in data:
+        stack: list[tuple[Any, int]] = [(key, 1), (data[key], 1)]
+        while stack:
+            node, depth = stack.pop()
+            budget -= 1
+            if budget < 0 or depth > MAX_DEPTH or (isinstance(node, str) and not _is_text(node)):
+                line, col = _key_position(data, key)
+                message = (
+                    f"nested more than {MAX_DEPTH} levels deep through aliases"
+                    if depth > MAX_DEPTH
+                    else f"more than {MAX_VALUES} values once its aliases are expanded"
+                    if budget < 0
+                    else f"not Unicode text: {node!r} holds a lone surrogate"
+                )
+                raise _single(path, line, col, _render([str(key)]), _clip(message))
+            if isinstance(node, dict):
+                stack.extend((item, depth + 1) for pair in node.items() for item in pair)
+            elif isinstance(node, list | tuple | set | frozenset):
+                stack.extend((item, depth + 1) for item in node)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clip(message: str) -> str:
+    """One printable line; a long value quoted from the file is cut in the middle (both ends tell).
+
+    A message quotes the file's values, and a value may hold a line break or an escape sequence.
+    """
+    message = " ".join(message.split())
+    if not message.isprintable():
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[: MAX_MESSAGE * 2 // 3]} ... {message[-MAX_MESSAGE // 3 :]}"
 
 
 def _single(path: Path, line: int, col: int, field: str, message: str) -> ScenarioError:
@@ -114,7 +233,7 @@ def _walk(
             tagged = node
             continue
         if isinstance(node, CommentedMap) and key in node:
-            line, col = node.lc.key(key)[0] + 1, node.lc.key(key)[1] + 1
+            line, col = _key_position(node, key)
             node = node[key]
             parts.append(key)
         elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
@@ -124,7 +243,7 @@ def _walk(
         elif isinstance(node, CommentedMap) and not last:
             continue  # a discriminator tag ('partition' in faults.0.partition.edge)
         elif isinstance(node, CommentedMap):
-            line, col = node.lc.line + 1, node.lc.col + 1
+            line, col = _key_position(node)
             parts.append(key)  # a missing field
             break
         else:
@@ -132,10 +251,25 @@ def _walk(
     return line, col, parts
 
 
+def _key_position(node: CommentedMap, key: Any = _NO_KEY) -> tuple[int, int]:
+    """Line and column of ``key`` in ``node``, else of ``node`` itself.
+
+    A key merged in with ``<<`` has no position of its own: it is placed at its mapping.
+    """
+    try:
+        line, col = node.lc.key(key) if key is not _NO_KEY else (node.lc.line, node.lc.col)
+    except (KeyError, TypeError):
+        line, col = node.lc.line, node.lc.col
+    return (line or 0) + 1, (col or 0) + 1
+
+
 def _render(parts: Iterable[str | int]) -> str:
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        name = str(part)
+        if not name.isprintable() or not name:  # still a field the reader must find: quoted
+            name = json.dumps(name)
+        out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out
 
 
@@ -146,7 +280,7 @@ def _problem(
     if err["type"] == "union_tag_invalid":  # point at the 'type:' key, not the whole item
         loc += (str((err.get("ctx") or {}).get("discriminator", "")).strip("'"),)
     line, col, parts = _walk(data, loc, tags)
-    return Problem(path, line, col, _render(parts), _message(err, parts, names))
+    return Problem(path, line, col, _render(parts), _clip(_message(err, parts, names)))
 
 
 def _message(err: ErrorDetails, parts: list[str | int], names: set[str]) -> str:

@@ -4,14 +4,17 @@ The system under test reports each automation action as a JSON object (see the c
 docs/architecture.md). It may POST them to ``/events`` (one object or an array) or print them as
 JSON lines on stdout; both land on the timeline the same way. Escalations are POSTed to
 ``/escalations`` as a generic JSON body or in Alertmanager's webhook format. Bodies that are too
-large or malformed are refused with a 4xx and counted, and the sink keeps serving.
+large or malformed, chunked, cut short or too slow to arrive are refused with a 4xx and counted,
+and the sink keeps serving.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -20,6 +23,9 @@ from harness.timeline import EscalationEntry, EventEntry, JsonScalar, Timeline
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
+STALL_TIMEOUT = 5.0  # seconds a client may stall mid-request
+BODY_TIMEOUT = 10.0  # seconds a client may take to send a whole body, however it trickles
+LINGER = 2.0  # seconds to drop what a refused client still sends, so that it reads the answer
 _EVENT_FIELDS = {"action", "service", "trigger", "expected_outcome", "actual_outcome"}
 _KNOWN = _EVENT_FIELDS | {"duration_ms", "correlation_id", "ts"}
 
@@ -59,6 +65,9 @@ def parse_escalations(obj: Any, *, t: float) -> list[EscalationEntry]:
     if not isinstance(obj, dict):
         raise RejectedPayload("an escalation must be a JSON object")
     if isinstance(obj.get("alerts"), list):  # Alertmanager webhook format
+        odd = [i for i, alert in enumerate(obj["alerts"]) if not isinstance(alert, dict)]
+        if odd:  # not an alert at all: counting it as an escalation would feed the policies noise
+            raise RejectedPayload(f"alerts[{odd[0]}] is not an object")
         out = []
         for alert in obj["alerts"]:
             labels = _mapping(alert, "labels")
@@ -153,7 +162,7 @@ class Collector:
             entry = parse_event(
                 json.loads(text), t=self.timeline.now(), source="stdout", service=service
             )
-        except (ValueError, RejectedPayload):
+        except (ValueError, RecursionError):  # RejectedPayload is a ValueError
             return False
         self.timeline.append(entry)
         return True
@@ -164,6 +173,8 @@ class Collector:
             obj = json.loads(body)
         except ValueError as exc:
             raise RejectedPayload(f"not JSON: {exc}") from None
+        except RecursionError:  # '[' * 100_000: it killed the request and printed a traceback
+            raise RejectedPayload("JSON nested too deeply to read") from None
         t = self.timeline.now()
         if path == "/events":
             items = obj if isinstance(obj, list) else [obj]
@@ -181,24 +192,30 @@ class Collector:
 
 def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        timeout = 5.0  # seconds a client may stall mid-request
+        timeout = STALL_TIMEOUT
 
         def do_POST(self) -> None:
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
                 length = -1
+            if "Transfer-Encoding" in self.headers:  # chunked: no length to bound the read
+                self._refuse(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks")
+                return
             if length < 0:  # never read "until EOF": the client waits for our answer
-                collector.rejected += 1
-                self._answer(HTTPStatus.BAD_REQUEST, {"error": "bad Content-Length"})
-                self.close_connection = True
+                self._refuse(HTTPStatus.BAD_REQUEST, "bad Content-Length")
                 return
             if length > MAX_BODY:
-                collector.rejected += 1
-                self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large"})
-                self.close_connection = True
+                self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
                 return
-            body = self.rfile.read(length)
+            try:
+                body = self._read_body(length)
+            except TimeoutError:
+                self._refuse(HTTPStatus.REQUEST_TIMEOUT, "the body did not arrive in time")
+                return
+            if len(body) < length:  # the client stopped sending: a cut body is no body
+                self._refuse(HTTPStatus.BAD_REQUEST, f"body of {len(body)} of {length} bytes")
+                return
             try:
                 count = collector.ingest_body(self.path.split("?")[0], body)
             except LookupError:
@@ -208,6 +225,46 @@ def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
                 self._answer(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
             else:
                 self._answer(HTTPStatus.ACCEPTED, {"accepted": count})
+
+        def _read_body(self, length: int) -> bytes:
+            """Up to ``length`` bytes within ``BODY_TIMEOUT``, however slowly they trickle in."""
+            deadline = time.monotonic() + BODY_TIMEOUT
+            chunks: list[bytes] = []
+            left = length
+            try:
+                while left > 0:
+                    wait = min(deadline - time.monotonic(), STALL_TIMEOUT)
+                    if wait <= 0:
+                        raise TimeoutError
+                    self.connection.settimeout(wait)
+                    chunk = self.rfile.read1(min(left, 1 << 16))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    left -= len(chunk)
+            finally:
+                self.connection.settimeout(STALL_TIMEOUT)
+            return b"".join(chunks)
+
+        def _refuse(self, status: HTTPStatus, error: str) -> None:
+            """Answer a body that will not be read or recorded, count it, and close gently.
+
+            Closing a socket with unread data resets the connection, and a client still sending
+            its body would lose the answer with it: what it sends for ``LINGER`` seconds more
+            is read and dropped first.
+            """
+            collector.rejected += 1
+            self._answer(status, {"error": error})
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+                deadline = time.monotonic() + LINGER
+                while (left := deadline - time.monotonic()) > 0:
+                    self.connection.settimeout(left)
+                    if not self.connection.recv(1 << 16):
+                        break
+            except OSError:  # reset by the client, or a timeout: either way, done
+                pass
 
         def do_GET(self) -> None:
             self._answer(HTTPStatus.OK, {"status": "ok"})

@@ -388,3 +388,34 @@ def test_close_is_idempotent(timeline: Timeline) -> None:
 
     with httpx.Client(timeout=2.0) as http, pytest.raises(httpx.TransportError):
         http.post(url, json={"action": "a"})
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_deeply_nested_json_is_refused_and_the_connection_answered(
+    collector: Collector, client: httpx.Client, timeline: Timeline, depth: int
+) -> None:
+    body = b'{"action": "a", "trigger": ' + b"[" * depth + b"]" * depth + b"}"
+
+    response = client.post(collector.events_url, content=body)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "JSON nested too deeply to read"}
+    assert (collector.rejected, len(timeline)) == (1, 0)
+
+
+def test_ingest_line_ignores_deeply_nested_json(idle: Collector, timeline: Timeline) -> None:
+    line = '{"action": "a", "trigger": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    assert idle.ingest_line("worker", line) is False
+    assert len(timeline) == 0
+
+
+@pytest.mark.parametrize("alerts", [[1, 2, 3], [{"labels": {"alertname": "A"}}, "B"], [None]])
+def test_an_alertmanager_alert_that_is_not_an_object_rejects_the_body(
+    collector: Collector, client: httpx.Client, timeline: Timeline, alerts: list[Any]
+) -> None:
+    response = client.post(collector.escalation_url, json={"version": "4", "alerts": alerts})
+
+    assert response.status_code == 400
+    assert response.json()["error"].endswith("is not an object")
+    assert (collector.rejected, len(timeline)) == (1, 0)
