@@ -21,7 +21,6 @@ from e2e_support import ROOT, SCALE, SCENARIO, run_pytest
 
 from harness.faults.toxiproxy import ToxiproxyClient
 
-ALLURE_VERSION = "3.18.0"  # the Makefile's ALLURE_VERSION
 ALLURE_PREFIX = ROOT / "build" / "node"
 SECRET = "tok-do-not-leak-1234"
 
@@ -142,6 +141,17 @@ def test_a_harness_error_is_broken_with_its_kind_and_no_traceback(tmp_path: Path
 # --- the HTML report (npm allure 3) ----------------------------------------------------------
 
 
+def allure_version() -> str:
+    """The Allure command line's version, as pinned once, in the Makefile (ALLURE_VERSION)."""
+    pin = re.search(r"^ALLURE_VERSION\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert pin is not None, "the Makefile pins no ALLURE_VERSION"
+    return pin.group(1)
+
+
+def test_the_allure_pin_is_one_exact_version() -> None:
+    assert re.fullmatch(r"3\.\d+\.\d+", allure_version())
+
+
 def unavailable(why: str) -> None:
     if os.environ.get("CI"):  # CI must build the report: a skip there would hide a regression
         pytest.fail(f"{why}; CI installs it with `make allure-cli`")
@@ -164,7 +174,7 @@ def allure_cli() -> Path:
     if not cli.exists() and not explicit:
         install = [npm, "install", "--prefix", str(ALLURE_PREFIX), "--no-audit", "--no-fund"]
         subprocess.run(
-            [*install, f"allure@{ALLURE_VERSION}"], capture_output=True, timeout=600, check=True
+            [*install, f"allure@{allure_version()}"], capture_output=True, timeout=600, check=True
         )
     if not cli.exists():
         unavailable(f"no allure command line at {cli}")
