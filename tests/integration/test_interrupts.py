@@ -133,18 +133,20 @@ def test_keep_env_heals_faults_leaves_the_system_and_cleanup_stops_it(
         ),
         cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    run_dir = only_run(tmp_path)
+    harness = str(Path(sys.executable).parent / "harness")
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        run_dir = only_run(tmp_path)
 
-    proxies = {n: p for n, p in toxiproxy.proxies().items() if n.startswith(run_dir.name)}
-    assert proxies, "--keep-env keeps the edges' proxies"
-    assert all(p.enabled and p.toxics == () for p in proxies.values()), "every fault is healed"
-    assert len(run_processes(run_dir)) >= 5, "--keep-env leaves the services running"
-
-    cleanup = subprocess.run(
-        [str(Path(sys.executable).parent / "harness"), "cleanup", "--reports-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        proxies = {n: p for n, p in toxiproxy.proxies().items() if n.startswith(run_dir.name)}
+        assert proxies, "--keep-env keeps the edges' proxies"
+        assert all(p.enabled and p.toxics == () for p in proxies.values()), "every fault healed"
+        assert len(run_processes(run_dir)) >= 5, "--keep-env leaves the services running"
+    finally:  # a kept system must not outlive a failed assertion
+        cleanup = subprocess.run(
+            [harness, "cleanup", "--reports-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
     assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
     assert_nothing_left(run_dir, toxiproxy)
 
