@@ -254,16 +254,16 @@ def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
             is read and dropped first.
             """
             collector.rejected += 1
-            self._answer(status, {"error": error})
             self.close_connection = True
             try:
+                self._answer(status, {"error": error})
                 self.connection.shutdown(socket.SHUT_WR)
                 deadline = time.monotonic() + LINGER
                 while (left := deadline - time.monotonic()) > 0:
                     self.connection.settimeout(left)
                     if not self.connection.recv(1 << 16):
                         break
-            except OSError:  # reset by the client, or a timeout: either way, done
+            except OSError:  # the client is gone, reset, or silent: nothing more to tell it
                 pass
 
         def do_GET(self) -> None:

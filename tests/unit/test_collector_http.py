@@ -171,3 +171,19 @@ def test_the_sink_serves_others_while_a_client_stalls(
 
         assert response.status_code == 202
         assert [e.action for e in timeline.events()] == ["meanwhile"]
+
+
+def test_a_client_gone_before_its_answer_leaves_no_traceback(
+    sink: Collector, capfd: pytest.CaptureFixture[str]
+) -> None:
+    fresh(sink)
+    with connect(sink) as sock:
+        sock.sendall(head(100) + b"{")  # and gone: the sink reads a cut body, then answers
+
+    deadline = time.monotonic() + 5
+    while sink.rejected == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the answer's writes fail now, if they fail
+
+    assert sink.rejected == 1
+    assert "Traceback" not in capfd.readouterr().err
