@@ -25,6 +25,7 @@ from harness.expectations import BoundedRecoveryExpectation
 from harness.policies.base import Status, Verdict, bound_text, policy
 from harness.policies.common import (
     attr_text,
+    combine,
     count,
     cut_short,
     elapsed,
@@ -169,12 +170,4 @@ def check(exp: BoundedRecoveryExpectation, timeline: Timeline) -> Verdict:
             verdicts.append(_judge_breach(exp, timeline, service, events, index, n))
     if not verdicts:
         return _within_bound(exp, timeline, recoveries, most)
-    for status in (Status.FAILED, Status.BROKEN):
-        bad = next((v for v in verdicts if v.status is status), None)
-        if bad is not None:
-            return bad
-    if len(verdicts) == 1:
-        return verdicts[0]
-    text = f"{len(verdicts)} breaches, each escalated: " + " | ".join(v.summary for v in verdicts)
-    proof = [e for v in verdicts for e in v.evidence]
-    return verdict(NAME, exp.within, timeline, Status.PASSED, text, *proof)
+    return combine(NAME, exp.within, timeline, verdicts, "breaches, each escalated")

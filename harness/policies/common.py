@@ -92,16 +92,23 @@ def attr_number(event: EventEntry, name: str) -> float | None:
 
 
 def combine(
-    name: str, within: float | None, timeline: Timeline, verdicts: Sequence[Verdict]
+    name: str,
+    within: float | None,
+    timeline: Timeline,
+    verdicts: Sequence[Verdict],
+    heading: str = "faults checked",
 ) -> Verdict:
-    """One verdict for several windows: the first failed, else the first broken, else a pass."""
+    """One verdict for several windows: the first failed, else the first broken, else a pass.
+
+    Several passes become one, ``<n> <heading>: <summary> | <summary>``.
+    """
     for status in (Status.FAILED, Status.BROKEN):
         bad = next((v for v in verdicts if v.status is status), None)
         if bad is not None:
             return bad
     if len(verdicts) == 1:
         return verdicts[0]
-    text = f"{len(verdicts)} faults checked: " + " | ".join(v.summary for v in verdicts)
+    text = f"{len(verdicts)} {heading}: " + " | ".join(v.summary for v in verdicts)
     proof = [e for v in verdicts for e in v.evidence]
     return verdict(name, within, timeline, Status.PASSED, text, *proof)
 
