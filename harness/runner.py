@@ -53,7 +53,8 @@ from harness.scenario import Probe
 from harness.signals import interruptible, shielded
 from harness.state import StateFile, is_alive
 from harness.targets.base import Target, TargetContext
-from harness.targets.compose import ComposeTarget, docker_client, host_gateway
+from harness.targets.bridge import host_gateway
+from harness.targets.compose import ComposeTarget, docker_client
 from harness.targets.process import ProcessTarget
 from harness.timeline import FaultEntry, GuardEntry, PhaseEntry, Timeline, TrafficEntry
 

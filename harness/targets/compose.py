@@ -103,20 +103,6 @@ def compose_command() -> list[str]:
     )
 
 
-def host_gateway(client: docker.DockerClient) -> str:
-    """The host's address on Docker's default bridge: what ``host-gateway`` resolves to."""
-    try:
-        config = client.networks.get("bridge").attrs["IPAM"]["Config"]
-        gateway = next(c["Gateway"] for c in config if "Gateway" in c and ":" not in c["Gateway"])
-    except Exception as exc:
-        raise TargetError(
-            what="cannot find the gateway address of Docker's default bridge network",
-            actual=repr(exc),
-            hint="check `docker network inspect bridge`; the harness's sinks listen there",
-        ) from exc
-    return str(gateway)
-
-
 def remove_project(client: docker.DockerClient, project: str) -> list[str]:
     """Remove every container, network and volume labelled with ``project``; what was removed."""
     from docker.errors import APIError, NotFound
