@@ -17,9 +17,11 @@ def is_secret(key: str) -> bool:
     return any(word in upper for word in SECRET_WORDS)
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)[^@/?#\s]*(?=@)")
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?!\{env:)[^@/?#\s]*(?=@)"
+)
 _QUERY_PASSWORD = re.compile(
-    r"(?P<head>(?:^|[?&;\s])(?:password|passwd|pwd)=)[^&;\s]*", re.IGNORECASE
+    r"(?P<head>(?:^|[?&;\s])(?:password|passwd|pwd)=)(?!\{env:)[^&;\s]*", re.IGNORECASE
 )
 
 
@@ -27,7 +29,8 @@ def mask_url_passwords(text: str) -> str:
     """``text`` with the passwords of URLs in it replaced (``redis://:pw@h`` -> ``:<redacted>@``).
 
     Both places a URL carries one: the user info (``user:pw@host``) and a ``password=`` query
-    parameter (libpq's and redis-py's URLs accept it there, as do ``key=value`` DSNs).
+    parameter (libpq's and redis-py's URLs accept it there, as do ``key=value`` DSNs). A
+    ``{env:NAME}`` placeholder is no password but where one comes from: it stays.
     """
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}", text)
     return _QUERY_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}", text)
