@@ -2,8 +2,10 @@
 
 ``{redis}/0`` names an endpoint of the system (``redis: "redis://{addr:redis}"``) and the
 database; a password goes in the URL from the environment
-(``{redis}/0?password={env:REDIS_PASSWORD}``). Replies are decoded as UTF-8 text; sets become
-sorted lists. redis-py is imported only when such a probe runs (the ``sut`` extra has it).
+(``{redis}/0?password={env:REDIS_PASSWORD}``). Replies are what redis-py makes of them,
+decoded as UTF-8 text: ``PING`` is true, ``LLEN`` a number, ``GET`` text (or null),
+``HGETALL`` an object, ``SMEMBERS`` a sorted list. redis-py is imported only when such a
+probe runs (the ``sut`` extra has it).
 """
 
 from __future__ import annotations
