@@ -15,7 +15,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TIME_SCALE ?= 0.1
 
-.PHONY: demo demo-compose test lint deps python toxiproxy redis chromium allure-cli clean help engine images
+.PHONY: demo demo-compose test lint deps python toxiproxy redis postgresql prometheus chromium allure-cli clean help engine images
 
 help:
 	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
@@ -54,6 +54,24 @@ redis:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@redis-server --version | cut -d' ' -f1-3
+
+# Debian's PostgreSQL and Prometheus, for the tests of the sql and prometheus probes (the tests
+# start their own servers in temporary folders; Debian keeps initdb off PATH).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  echo ">> postgresql (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | tail -1 | xargs -I{} sh -c '{} --version' \
+	  || postgres --version
+
+prometheus:
+	@command -v prometheus >/dev/null || { \
+	  echo ">> prometheus (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@prometheus --version 2>&1 | head -1
 
 # Docker: an engine (Debian's docker.io when none answers) and local images built without a
 # registry, named in fixtures/images/local.env for the compose file.
@@ -98,7 +116,7 @@ lint: python
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
-test: deps images chromium allure-cli lint
+test: deps postgresql prometheus images chromium allure-cli lint
 	@echo ">> tests"
 	@$(BIN)/pytest
 

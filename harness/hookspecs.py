@@ -1,7 +1,10 @@
-"""The harness's own hooks. Built-in fault drivers register through them like any plugin would.
+"""The harness's own hooks: fault drivers and probe kinds, built-in ones included.
 
-A third-party package adds fault types by exposing a module with ``@hookimpl`` functions under
-the ``harness`` entry-point group.
+The built-ins register through them like any plugin would (``trylast``, so a plugin's
+implementation of the same name wins).
+
+A third-party package adds fault types or probe kinds by exposing a module with ``@hookimpl``
+functions under the ``harness`` entry-point group.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from harness.faults.base import FaultContext, FaultDriver
+    from harness.probes.base import ProbeKind
 
 hookspec = pluggy.HookspecMarker("harness")
 hookimpl = pluggy.HookimplMarker("harness")
@@ -24,8 +28,20 @@ def harness_fault_drivers(context: FaultContext) -> Mapping[str, FaultDriver]:
     raise NotImplementedError
 
 
+@hookspec
+def harness_probe_kinds() -> Mapping[str, ProbeKind]:
+    """Return probe kinds by the key a scenario spells them with (``redis:``); later win."""
+    raise NotImplementedError
+
+
+PROBE_MODULES = ("http", "command", "sql", "redis", "prometheus")
+"""The built-in probe kinds' modules under ``harness.probes`` (each imports its driver lazily)."""
+
+
 def plugin_manager() -> pluggy.PluginManager:
     """A plugin manager with the built-in drivers and every installed ``harness`` plugin."""
+    import importlib
+
     import harness.faults.deploy
     import harness.faults.network
     import harness.faults.process
@@ -41,5 +57,7 @@ def plugin_manager() -> pluggy.PluginManager:
         harness.faults.deploy,
     ):
         pm.register(builtin)
+    for name in PROBE_MODULES:
+        pm.register(importlib.import_module(f"harness.probes.{name}"))
     pm.load_setuptools_entrypoints("harness")
     return pm

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from harness.contract import Contract
 from harness.drills import Runbook, load_runbook
 from harness.errors import Problem, ScenarioError
+from harness.probespec import Checks
 from harness.scenario import DeployFault, DuplicateFault, ReplayFault, Scenario, load_scenario
 from harness.system import SystemSpec, load_system
 from harness.yamlsource import Loc, locate, read_yaml
@@ -162,20 +163,18 @@ def _runbook(path: Path, scenario: Scenario, system: SystemSpec) -> Runbook:
 def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Problem, ...]:
     """Problems where the scenario names an edge, service, hook or endpoint the system lacks."""
     found = _fault_problems(scenario, system)
-    urls: list[tuple[Loc, str]] = [
-        (("steady_state", i, "http", "url"), p.http.url)
-        for i, p in enumerate(scenario.steady_state)
-    ]
+    urls: list[tuple[Loc, str]] = []
+    for i, probe in enumerate(scenario.steady_state):
+        urls += check_addresses(("steady_state", i), probe)
     if scenario.workload:
         urls.append((("workload", "url"), scenario.workload.url))
     if scenario.drain:
-        urls.append((("drain", "http", "url"), scenario.drain.http.url))
+        urls += check_addresses(("drain",), scenario.drain)
     if scenario.load and scenario.load.requests:
         for i, request in enumerate(scenario.load.requests):
             urls.append((("load", "requests", i, "url"), request.url))
     for i, guard in enumerate(scenario.guards):
-        if guard.http is not None:
-            urls.append((("guards", i, "http", "url"), guard.http.url))
+        urls += check_addresses(("guards", i), guard)
     for i, fault in enumerate(scenario.faults):
         if isinstance(fault, DuplicateFault):
             urls.append((("faults", i, "request", "url"), fault.request.url))
@@ -186,6 +185,17 @@ def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Pro
     return tuple(locate(path, data, loc, msg) for loc, msg in found)
 
 
+def check_addresses(prefix: Loc, checks: Checks) -> list[tuple[Loc, str]]:
+    """Where each probe kind of ``checks`` reads (URLs, DSNs), located for the scope check."""
+    found: list[tuple[Loc, str]] = []
+    for kind, spec in checks.given():
+        address = spec.address()
+        if address is not None:
+            field = type(spec).model_fields[address[0]].alias or address[0]
+            found.append(((*prefix, kind, field), address[1]))
+    return found
+
+
 def _url_problems(urls: list[tuple[Loc, str]], system: SystemSpec) -> list[tuple[Loc, str]]:
     """Each URL that is no template, names an endpoint the system lacks, or reaches elsewhere.
 
@@ -193,7 +203,7 @@ def _url_problems(urls: list[tuple[Loc, str]], system: SystemSpec) -> list[tuple
     """
     found: list[tuple[Loc, str]] = []
     for loc, url in urls:
-        if not url.startswith("{"):
+        if not url.startswith("{") or url.startswith("{env:"):
             found.append(
                 (
                     loc,
@@ -203,11 +213,13 @@ def _url_problems(urls: list[tuple[Loc, str]], system: SystemSpec) -> list[tuple
             )
             continue
         try:
-            names = [name for _, name, _, _ in string.Formatter().parse(url)]
+            names = [(name, spec) for _, name, spec, _ in string.Formatter().parse(url)]
         except ValueError as exc:  # a lone '{' or '}': the URL could never be expanded
             found.append((loc, f"not a URL template: {exc}; write a literal brace as {{{{ or }}}}"))
             continue
-        for name in names:
+        for name, spec in names:
+            if name == "env" and spec:
+                continue  # {env:NAME}: a secret from the environment, expanded at run time
             if name is not None and name not in system.endpoints:
                 found.append(
                     (

@@ -49,7 +49,6 @@ from harness.policies import Status, Verdict, judge
 from harness.prepare import Prepared
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
-from harness.scenario import Probe
 from harness.signals import interruptible, shielded
 from harness.state import StateFile, is_alive
 from harness.targets.base import Target, TargetContext
@@ -293,7 +292,11 @@ class _Execution:
         endpoints = target.endpoints()
         self._phase("steady_state")
         sampler = Sampler(
-            self.scenario.steady_state, endpoints, self.timeline, self._sample_interval()
+            self.scenario.steady_state,
+            endpoints,
+            self.timeline,
+            self._sample_interval(),
+            base_dir=self.prepared.system_path.parent,
         )
         self._await_steady_state(sampler)
         drivers = self._drivers(
@@ -385,7 +388,13 @@ class _Execution:
         self._phase("inject")
         sampler.start()
         self.stack.callback(sampler.stop)
-        guards = GuardMonitor(self.scenario.guards, endpoints, self.timeline, self._trip)
+        guards = GuardMonitor(
+            self.scenario.guards,
+            endpoints,
+            self.timeline,
+            self._trip,
+            base_dir=self.prepared.system_path.parent,
+        )
         guards.start()
         self.stack.callback(guards.stop)
         if self.scenario.load:  # users first: they are active before the first fault
@@ -463,10 +472,12 @@ class _Execution:
         if drain is None:
             return
         self._phase("drain")
-        probe = Probe(name="drain", http=drain.http)
+        probe, base_dir = drain.as_probe("drain"), self.prepared.system_path.parent
         deadline = self.timeline.now() + self.timeline.scaled(drain.within)
         while True:
-            entry = sample(client, probe, endpoints, t_of=self.timeline, phase="drain")
+            entry = sample(
+                client, probe, endpoints, t_of=self.timeline, phase="drain", base_dir=base_dir
+            )
             if entry.ok or self.timeline.now() >= deadline:
                 self.timeline.append(entry)
                 return

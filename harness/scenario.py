@@ -45,11 +45,26 @@ from harness.faultspec import (
     SlowFault,
     TimeoutFault,
 )
+from harness.probes.tolerance import Tolerance
+from harness.probespec import (
+    BUILTIN_KINDS,
+    Checks,
+    CheckSpec,
+    CommandCheck,
+    HttpCheck,
+    Probe,
+    PrometheusCheck,
+    RedisCheck,
+    SqlCheck,
+    StateReader,
+)
 from harness.spec import Edge, JsonScalar, Model, RequestSpec
 from harness.yamlsource import load_model
 
 __all__ = [
     "BoundedRecoveryExpectation",
+    "CheckSpec",
+    "CommandCheck",
     "CrashFault",
     "DeployFault",
     "Drain",
@@ -71,6 +86,8 @@ __all__ = [
     "PauseFault",
     "PausesExpectation",
     "Probe",
+    "PrometheusCheck",
+    "RedisCheck",
     "ReplayFault",
     "RequestSpec",
     "ResetPeerFault",
@@ -81,8 +98,11 @@ __all__ = [
     "Scenario",
     "SlicerFault",
     "SlowFault",
+    "SqlCheck",
+    "StateReader",
     "SteadyStateExpectation",
     "TimeoutFault",
+    "Tolerance",
     "UserImpactExpectation",
     "Workload",
     "load_scenario",
@@ -91,33 +111,7 @@ __all__ = [
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
 
-# --- steady state -------------------------------------------------------------------------
-
-
-class HttpCheck(Model):
-    """An HTTP request and what a healthy answer looks like."""
-
-    url: str = Field(description="URL; '{api}' and other endpoint names of the target expand")
-    method: Literal["GET", "POST", "PUT", "DELETE", "HEAD"] = "GET"
-    status: int | list[int] = Field(default=200, description="expected status code(s)")
-    json_: dict[str, JsonScalar] | None = Field(
-        default=None,
-        alias="json",
-        description="expected JSON fields; dotted keys reach into objects ('workflow.paused')",
-    )
-    timeout: Duration = Field(default=2.0, description="per request; not scaled")
-
-    def expected_statuses(self) -> tuple[int, ...]:
-        """Every status code that counts as healthy."""
-        return (self.status,) if isinstance(self.status, int) else tuple(self.status)
-
-
-class Probe(Model):
-    """A steady-state probe: a named check that holds when the system is healthy."""
-
-    name: str
-    http: HttpCheck
-
+# --- steady state: probes of any kind (harness/probespec.py) ------------------------------
 
 # --- workload -----------------------------------------------------------------------------
 
@@ -177,11 +171,18 @@ class Load(Model):
         return self
 
 
-class Drain(Model):
-    """After the workload stops, wait until the system has finished its work (an empty queue)."""
+class Drain(Checks):
+    """After the workload stops, wait until the system has finished its work (an empty queue).
 
-    http: HttpCheck
+    One probe kind (``http``, ``sql``, ``redis``, ...), polled until it holds.
+    """
+
     within: Duration = Field(default=60.0, description="how long draining may take (scaled)")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Drain:
+        self._exactly_one()
+        return self
 
 
 class ErrorRateGuard(Model):
@@ -192,20 +193,22 @@ class ErrorRateGuard(Model):
     min_requests: int = Field(default=5, ge=1, description="fewer requests never trip it")
 
 
-class Guard(Model):
-    """A halt condition: when it trips, every fault is healed at once and the run is aborted."""
+class Guard(Checks):
+    """A halt condition: when it trips, every fault is healed at once and the run is aborted.
+
+    Either a probe (any kind: ``http``, ``sql``, ...) that trips when it fails ``after`` times
+    in a row, or an ``error_rate`` ceiling over the harness's own requests.
+    """
 
     name: str
-    http: HttpCheck | None = Field(
-        default=None, description="trips when this check fails 'after' times in a row"
-    )
     error_rate: ErrorRateGuard | None = None
     after: int = Field(default=2, ge=1, description="consecutive failed checks that trip it")
 
     @model_validator(mode="after")
     def _one_condition(self) -> Guard:
-        if (self.http is None) == (self.error_rate is None):
-            raise ValueError("a guard needs exactly one of: http, error_rate")
+        if len(self.given()) + (self.error_rate is not None) != 1:
+            kinds = ", ".join(BUILTIN_KINDS)
+            raise ValueError(f"a guard needs exactly one of: a probe ({kinds}), error_rate")
         return self
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
 from harness.contract import Contract
 
@@ -148,6 +148,22 @@ class GuardEntry(_Entry):
     detail: str = ""
 
 
+class StateEntry(_Entry):
+    """A read of what the system really stored (final state), and whether it could be read.
+
+    ``records`` maps each work id to how many times the store holds it (a count of 2: stored or
+    charged twice); ``value`` is the raw answer when it is not records. ``ok`` false means the
+    harness could not read the state (``detail`` says why): a verdict built on it is broken.
+    """
+
+    kind: Literal["state"] = "state"
+    name: str
+    ok: bool
+    records: dict[str, int] | None = None
+    value: JsonValue = None
+    detail: str = ""
+
+
 Entry = Annotated[
     PhaseEntry
     | FaultEntry
@@ -158,7 +174,8 @@ Entry = Annotated[
     | TrafficEntry
     | StepEntry
     | GuardEntry
-    | LoadEntry,
+    | LoadEntry
+    | StateEntry,
     Field(discriminator="kind"),
 ]
 _ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
@@ -175,6 +192,7 @@ E = TypeVar(
     StepEntry,
     GuardEntry,
     LoadEntry,
+    StateEntry,
 )
 
 

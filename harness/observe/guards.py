@@ -1,21 +1,23 @@
 """Halt conditions: guards watched in a background thread while faults are active.
 
-A guard is an HTTP check that trips after ``after`` failures in a row (a business metric below
-its floor, the blast radius grown too far), or an error-rate ceiling over the requests the
-harness itself sent (workload and load) in a sliding, scaled window. The first guard to trip is
-recorded as a ``GuardEntry`` and reported to the runner, which heals every fault at once and
-aborts the run. Guard checks are not steady-state samples and do not go on the timeline.
+A guard is a probe (of any kind) that trips after ``after`` failures in a row (a business
+metric below its floor, the blast radius grown too far), or an error-rate ceiling over the
+requests the harness itself sent (workload and load) in a sliding, scaled window. The first
+guard to trip is recorded as a ``GuardEntry`` and reported to the runner, which heals every
+fault at once and aborts the run. Guard checks are not steady-state samples and do not go on
+the timeline.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import httpx
 
 from harness.observe.probes import sample
-from harness.scenario import ErrorRateGuard, Guard, Probe
+from harness.scenario import ErrorRateGuard, Guard
 from harness.timeline import GuardEntry, LoadEntry, RequestEntry, Timeline
 
 
@@ -29,8 +31,11 @@ class GuardMonitor:
         timeline: Timeline,
         on_trip: Callable[[GuardEntry], None],
         interval: float = 0.1,
+        *,
+        base_dir: Path | None = None,
     ) -> None:
         self._guards, self._endpoints, self._timeline = guards, endpoints, timeline
+        self._base_dir = base_dir
         self._on_trip, self._interval = on_trip, interval
         self._failures = {g.name: 0 for g in guards}
         self._stop = threading.Event()
@@ -60,14 +65,21 @@ class GuardMonitor:
 
     def _check(self, client: httpx.Client, guard: Guard) -> str | None:
         """Why ``guard`` trips now, or None."""
-        if guard.http is not None:
-            probe = Probe(name=guard.name, http=guard.http)
-            entry = sample(client, probe, self._endpoints, t_of=self._timeline, phase="guard")
+        if guard.error_rate is None:
+            probe = guard.as_probe(guard.name)
+            entry = sample(
+                client,
+                probe,
+                self._endpoints,
+                t_of=self._timeline,
+                phase="guard",
+                base_dir=self._base_dir,
+            )
             self._failures[guard.name] = 0 if entry.ok else self._failures[guard.name] + 1
             if self._failures[guard.name] >= guard.after:
-                return f"{guard.http.url} failed {guard.after} times in a row: {entry.detail}"
+                label = probe.check()[1].label()
+                return f"{label} failed {guard.after} times in a row: {entry.detail}"
             return None
-        assert guard.error_rate is not None
         return error_rate_trip(guard.error_rate, self._timeline)
 
 

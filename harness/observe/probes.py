@@ -1,16 +1,24 @@
-"""Steady-state probes over HTTP, and a sampler that records them on the timeline periodically."""
+"""The probe sampler: every steady-state probe read periodically onto the timeline.
+
+The probes themselves (kinds, tolerances) live in ``harness.probes``; this module runs them on
+a schedule for the runner, and keeps the call the runner, the guards and drills make.
+"""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import httpx
 
-from harness.scenario import HttpCheck, JsonScalar, Probe
+from harness.probes.base import ProbeContext
+from harness.probes.http import json_mismatches
+from harness.probes.sampling import sample as sample_probe
+from harness.probespec import Probe
 from harness.timeline import ProbeEntry, Timeline
+
+__all__ = ["Sampler", "expand_url", "json_mismatches", "sample"]
 
 
 def expand_url(template: str, endpoints: Mapping[str, str]) -> str:
@@ -18,58 +26,18 @@ def expand_url(template: str, endpoints: Mapping[str, str]) -> str:
     return template.format_map(dict(endpoints))
 
 
-def json_mismatches(expected: Mapping[str, JsonScalar], body: object) -> list[str]:
-    """Each expected field that differs, as ``field: expected X, got Y``; dotted keys nest."""
-    problems = []
-    for key, want in expected.items():
-        node: object = body
-        for part in key.split("."):
-            node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
-        if node is _MISSING:
-            problems.append(f"{key}: missing")
-        elif node != want:
-            problems.append(f"{key}: expected {want!r}, got {node!r}")
-    return problems
-
-
-_MISSING = object()
-
-
 def sample(
-    client: httpx.Client, probe: Probe, endpoints: Mapping[str, str], *, t_of: Timeline, phase: str
+    client: httpx.Client,
+    probe: Probe,
+    endpoints: Mapping[str, str],
+    *,
+    t_of: Timeline,
+    phase: str,
+    base_dir: Path | None = None,
 ) -> ProbeEntry:
-    """Run one probe once and return its sample (never raises for a bad answer)."""
-    check: HttpCheck = probe.http
-    url = expand_url(check.url, endpoints)
-    start = time.monotonic()
-    try:
-        response = client.request(check.method, url, timeout=check.timeout)
-    except httpx.HTTPError as exc:
-        return ProbeEntry(
-            t=t_of.now(), probe=probe.name, ok=False, phase=phase, detail=_error_text(exc)
-        )
-    latency = (time.monotonic() - start) * 1000
-    problems = []
-    if response.status_code not in check.expected_statuses():
-        problems.append(f"HTTP {response.status_code}, expected {check.status}")
-    if check.json_ is not None:
-        try:
-            problems += json_mismatches(check.json_, response.json())
-        except json.JSONDecodeError:
-            problems.append("the body is not JSON")
-    return ProbeEntry(
-        t=t_of.now(),
-        probe=probe.name,
-        ok=not problems,
-        phase=phase,
-        status=response.status_code,
-        latency_ms=round(latency, 1),
-        detail="; ".join(problems),
-    )
-
-
-def _error_text(exc: httpx.HTTPError) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    """Run one probe (of any kind) once and return its sample (never raises for a bad answer)."""
+    context = ProbeContext(endpoints, base_dir or Path.cwd(), http=client)
+    return sample_probe(probe, context, t_of=t_of, phase=phase)
 
 
 class Sampler:
@@ -81,17 +49,26 @@ class Sampler:
         endpoints: Mapping[str, str],
         timeline: Timeline,
         interval: float,
+        *,
+        base_dir: Path | None = None,
     ) -> None:
         self.phase = "inject"
         self._probes, self._endpoints, self._timeline = probes, endpoints, timeline
-        self._interval = interval
+        self._interval, self._base_dir = interval, base_dir
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="harness-sampler", daemon=True)
 
     def probe_round(self, client: httpx.Client, phase: str) -> list[ProbeEntry]:
         """Sample every probe once, without recording."""
         return [
-            sample(client, p, self._endpoints, t_of=self._timeline, phase=phase)
+            sample(
+                client,
+                p,
+                self._endpoints,
+                t_of=self._timeline,
+                phase=phase,
+                base_dir=self._base_dir,
+            )
             for p in self._probes
         ]
 

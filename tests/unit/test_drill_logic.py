@@ -293,7 +293,9 @@ def test_a_guard_needs_one_condition(tmp_path: Path) -> None:
         prepare(path, None)
     (problem,) = info.value.problems
     assert problem.field == "guards[0]"
-    assert "exactly one of: http, error_rate" in problem.message
+    assert "exactly one of: a probe (http, command, sql, redis, prometheus), error_rate" in (
+        problem.message
+    )
 
 
 def test_a_url_outside_the_system_is_refused_before_anything_runs(tmp_path: Path) -> None:

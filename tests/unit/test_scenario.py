@@ -207,8 +207,10 @@ def test_valid_scenario_loads_into_typed_models(tmp_path: Path) -> None:
     assert (fault.edge, fault.at, fault.duration) == ("worker->payments", 10.0, 60.0)
     assert scenario.fault_ids() == ["f1-partition"]
     assert [e.policy for e in scenario.expectations] == ["steady_state", "pauses"]
-    assert scenario.steady_state[0].http.expected_statuses() == (200,)
-    assert scenario.steady_state[0].http.json_ == {"status": "ok"}
+    check = scenario.steady_state[0].http
+    assert check is not None
+    assert check.expected_statuses() == (200,)
+    assert check.json_ == {"status": "ok"}
     assert scenario.workload is not None
     assert (scenario.workload.method, scenario.workload.rate) == ("POST", 10.0)
     assert scenario.settle_time() == 60.0  # the longest 'within'
