@@ -10,18 +10,27 @@ ALLURE_VERSION := 3.18.0
 TOXIPROXY_VERSION := 2.12.0
 TOXIPROXY_MODULE  := github.com/Shopify/toxiproxy/v2
 
+# The one place the docker compose v2 version is pinned: the CLI plugin built from its Go module
+# (`make compose-v2`), so that the compose tests run on v2 as well as on Debian's v1. It is
+# installed where the Docker CLI looks for a user's plugins ($DOCKER_CONFIG, default ~/.docker).
+COMPOSE_VERSION := 5.6.0
+COMPOSE_MODULE  := github.com/docker/compose/v5
+DOCKER_CLI_PLUGINS ?= $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
+
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TIME_SCALE ?= 0.1
 
-.PHONY: demo demo-compose test lint deps python toxiproxy redis chromium allure-cli clean help engine images
+.PHONY: demo demo-compose test lint deps python toxiproxy redis chromium allure-cli clean help engine images \
+  compose-v2
 
 help:
 	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
 	@echo "make test   set everything up and run the linters and the test suite"
 	@echo "make demo-compose  the demo game day on docker compose (needs Docker; see README)"
 	@echo "make images start a Docker engine if none answers and build the local images (no registry)"
+	@echo "make compose-v2  build docker compose v2 (pinned) and install it as a Docker CLI plugin"
 
 deps: python toxiproxy redis
 
@@ -64,6 +73,11 @@ images: engine
 	@TOXIPROXY_VERSION=$(TOXIPROXY_VERSION) TOXIPROXY_MODULE=$(TOXIPROXY_MODULE) \
 	  fixtures/images/build.sh
 
+# docker compose v2, built from source (Go) at COMPOSE_VERSION; kept when it already reports it.
+compose-v2:
+	@COMPOSE_VERSION=$(COMPOSE_VERSION) COMPOSE_MODULE=$(COMPOSE_MODULE) \
+	  PLUGIN_DIR=$(DOCKER_CLI_PLUGINS) fixtures/images/compose-plugin.sh
+
 allure-cli: build/node/node_modules/.bin/allure
 build/node/node_modules/.bin/allure: Makefile
 	@echo ">> Allure $(ALLURE_VERSION) command line (npm) into build/node"
@@ -98,7 +112,7 @@ lint: python
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
-test: deps images chromium allure-cli lint
+test: deps images compose-v2 chromium allure-cli lint
 	@echo ">> tests"
 	@$(BIN)/pytest
 

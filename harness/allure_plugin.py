@@ -16,7 +16,6 @@ import json
 import logging
 import platform
 import re
-import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -266,18 +265,15 @@ def toxiproxy_version(config: pytest.Config) -> str:
 
 
 def compose_version() -> str:
-    """``docker compose`` (v2) if installed, else ``docker-compose`` (v1), as the target picks."""
-    for command in (
-        ["docker", "compose", "version", "--short"],
-        ["docker-compose", "version", "--short"],
-    ):
-        if shutil.which(command[0]) is None:
-            continue
-        try:
-            return f"{_run(command)} ({' '.join(command[:-2])})"
-        except (OSError, subprocess.SubprocessError):
-            continue
-    return "unknown (neither docker compose nor docker-compose answers)"
+    """The version of the compose the target picks (``$HARNESS_COMPOSE``, else v2, else v1)."""
+    from harness.targets.compose import compose_command
+
+    try:
+        command = compose_command()
+        name = "docker compose" if command[-1] == "compose" else "docker-compose"
+        return f"{_run([*command, 'version', '--short'])} ({name})"
+    except (HarnessError, OSError, subprocess.SubprocessError):
+        return "unknown (neither docker compose nor docker-compose answers)"
 
 
 def _run(command: list[str]) -> str:

@@ -74,6 +74,10 @@ class ScenarioError(HarnessError):
         return "\n".join(lines)
 
 
+class ConfigError(HarnessError):
+    """The harness was configured wrongly (an option, an environment variable): fix and rerun."""
+
+
 class TargetError(HarnessError):
     """The system under test could not be started, reached, or stopped."""
 

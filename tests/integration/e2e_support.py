@@ -18,7 +18,7 @@ SCALE = "0.05"
 
 def pytest_command(*args: str, reports: Path) -> list[str]:
     """A `pytest --scenario ...` command line as a user types it, with results in ``reports``."""
-    return [sys.executable, "-m", "pytest", f"--harness-reports={reports}", *args]
+    return [sys.executable, "-m", "pytest", f"--reports-dir={reports}", *args]
 
 
 def run_pytest(*args: str, reports: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
