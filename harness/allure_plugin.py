@@ -31,6 +31,7 @@ from allure_pytest.utils import allure_full_name  # type: ignore[import-untyped]
 
 import harness
 from harness.errors import HarnessError
+from harness.extras import MissingExtra
 from harness.plugin import ScenarioItem
 from harness.report import allure as meta
 from harness.report.allure_steps import Step, phase_steps
@@ -126,8 +127,11 @@ class AllureScenarios:
         if run is not None:
             result.steps += [_step(s) for s in phase_steps(run.timeline, run.verdicts)]
             files = run_attachments(run.timeline, run.run_dir, scrub)
-            chart = timeline_png(run.timeline, title=f"{result.name}: {run.run_id}")
-            files.append(Attachment("timeline.png", chart, "image/png", "png"))
+            try:
+                chart = timeline_png(run.timeline, title=f"{result.name}: {run.run_id}")
+                files.append(Attachment("timeline.png", chart, "image/png", "png"))
+            except MissingExtra as exc:
+                log.warning("no timeline chart in the Allure result: %s", exc.what)
             result.attachments += [_attach(a) for a in files]
         own = _outcome(seen, scrub)
         if own is not None:

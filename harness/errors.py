@@ -94,5 +94,9 @@ class ToxiproxyError(FaultError):
     """The Toxiproxy server is missing, unreachable, or refused a request."""
 
 
+class NotToxiproxyError(ToxiproxyError, ConfigError):
+    """The server at a Toxiproxy URL answers, but is something else: the URL is wrong."""
+
+
 class Aborted(HarnessError):
     """A guard tripped: every fault was healed and the run stopped (not a policy failure)."""

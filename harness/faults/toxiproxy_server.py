@@ -82,8 +82,8 @@ def companion_binary() -> Path | None:
         files = metadata.distribution(COMPANION).files or []
     except metadata.PackageNotFoundError:
         return None
-    for file in files:
-        if file.name == BINARY_NAME:
+    for file in files:  # the package's binary, not the console script that runs it
+        if file.parts[-2:] == ("bin", BINARY_NAME) and file.parts[0] != "..":
             return Path(str(file.locate())).resolve()
     return None
 

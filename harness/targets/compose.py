@@ -70,13 +70,12 @@ def project_name(run_id: str) -> str:
 
 def docker_client() -> docker.DockerClient:
     """A client of the Docker engine the environment names; TargetError if none answers."""
-    try:
-        import docker
-        from docker.errors import DockerException
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise TargetError(
-            what="the Python package 'docker' is missing", hint="pip install docker"
-        ) from exc
+    from harness.extras import require
+
+    require("docker", "compose", "the compose target")
+    import docker
+    from docker.errors import DockerException
+
     try:
         client = docker.from_env(timeout=30)
         client.ping()
