@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,13 @@ from harness.faults.toxiproxy import ToxiproxyClient
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "payments-partition.yaml"
 SCALE = "0.05"
+
+
+def makefile_pin(name: str) -> str:
+    """A version the Makefile pins (TOXIPROXY_VERSION, COMPOSE_VERSION...): the one place."""
+    found = re.search(rf"^{name}\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert found, f"the Makefile pins no {name}"
+    return found.group(1)
 
 
 def pytest_command(*args: str, reports: Path) -> list[str]:

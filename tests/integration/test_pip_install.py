@@ -12,23 +12,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from e2e_support import ROOT
+from e2e_support import ROOT, makefile_pin
 
 pytestmark = pytest.mark.integration
-
-
-def pin(name: str) -> str:
-    """A pin of the Makefile (TOXIPROXY_VERSION, TOXIPROXY_MODULE)."""
-    found = re.search(rf"^{name}\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
-    assert found, name
-    return found.group(1)
 
 
 def run(
@@ -53,7 +45,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "Warning" not in built.stdout + built.stderr, built.stdout + built.stderr
     companion = run(
         [sys.executable, str(ROOT / "fixtures" / "wheels" / "toxiproxy_wheels.py"),
-         "--toxiproxy", pin("TOXIPROXY_VERSION"), "--module", pin("TOXIPROXY_MODULE"),
+         "--toxiproxy", makefile_pin("TOXIPROXY_VERSION"),
+         "--module", makefile_pin("TOXIPROXY_MODULE"),
          "--platform", "linux-amd64", "--out", str(dist)],
     )  # fmt: skip
     assert companion.returncode == 0, companion.stdout + companion.stderr
@@ -86,7 +79,7 @@ def test_the_companion_binary_is_found_first(venv: Path, tmp_path: Path) -> None
     assert binary.parts[-3:] == ("chaos_policy_harness_toxiproxy", "bin", "toxiproxy-server")
     assert binary.is_relative_to(venv)
     version = run([str(binary), "-version"])
-    assert pin("TOXIPROXY_VERSION") in version.stdout + version.stderr
+    assert makefile_pin("TOXIPROXY_VERSION") in version.stdout + version.stderr
 
 
 def test_harness_run_of_a_repository_scenario_passes(venv: Path, tmp_path: Path) -> None:
