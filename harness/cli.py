@@ -370,7 +370,8 @@ class _Report:
 
     def error(self, path: Path, code: int, message: str) -> None:
         """A scenario that did not get a verdict: say so on stderr, and keep it."""
-        _err.print(f"[yellow]{OUTCOMES[code]}[/]: {path}", highlight=False)
+        label = "invalid" if code == USAGE else OUTCOMES[code]
+        _err.print(f"[yellow]{label}[/]: {path}", highlight=False)
         click.echo(message, err=True)
         self.outcomes.append(_Outcome(path, code, error=message))
 

@@ -52,7 +52,8 @@ def resolve_scenarios(spec: str, scenarios_dir: Path) -> list[Path]:
     raise ScenarioError(
         what=f"no scenario called {spec!r} in {scenarios_dir}",
         expected=f"a path, 'all', or one of: {', '.join(known) or '(none)'}",
-        hint="pass a path to a .yaml file, or set the harness_scenarios_dir ini option",
+        hint="pass a path to a .yaml file, or point --scenarios-dir (ini: harness_scenarios_dir) "
+        "at the folder of your scenarios",
     )
 
 
