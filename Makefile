@@ -10,18 +10,31 @@ ALLURE_VERSION := 3.18.0
 TOXIPROXY_VERSION := 2.12.0
 TOXIPROXY_MODULE  := github.com/Shopify/toxiproxy/v2
 
+# The one place the docker compose v2 version is pinned: the CLI plugin built from its Go module
+# (`make compose-v2`), so that the compose tests run on v2 as well as on Debian's v1. It is
+# installed where the Docker CLI looks for a user's plugins ($DOCKER_CONFIG, default ~/.docker).
+COMPOSE_VERSION := 5.6.0
+COMPOSE_MODULE  := github.com/docker/compose/v5
+DOCKER_CLI_PLUGINS ?= $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
+
+# `make wheels`: the platforms of the Toxiproxy companion's wheels (fixtures/wheels/).
+WHEEL_PLATFORMS ?= linux-amd64 linux-arm64 macos-amd64 macos-arm64
+
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TIME_SCALE ?= 0.1
 
-.PHONY: demo demo-compose test lint deps python toxiproxy redis postgresql prometheus chromium allure-cli clean help engine images
+.PHONY: demo demo-compose test lint deps python toxiproxy redis postgresql prometheus chromium allure-cli clean \
+  help engine images compose-v2 wheels
 
 help:
 	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
 	@echo "make test   set everything up and run the linters and the test suite"
 	@echo "make demo-compose  the demo game day on docker compose (needs Docker; see README)"
 	@echo "make images start a Docker engine if none answers and build the local images (no registry)"
+	@echo "make compose-v2  build docker compose v2 (pinned) and install it as a Docker CLI plugin"
+	@echo "make wheels the harness's wheel and the Toxiproxy companion's platform wheels, in dist/"
 
 deps: python toxiproxy redis
 
@@ -82,6 +95,22 @@ images: engine
 	@TOXIPROXY_VERSION=$(TOXIPROXY_VERSION) TOXIPROXY_MODULE=$(TOXIPROXY_MODULE) \
 	  fixtures/images/build.sh
 
+# docker compose v2, built from source (Go) at COMPOSE_VERSION; kept when it already reports it.
+compose-v2:
+	@COMPOSE_VERSION=$(COMPOSE_VERSION) COMPOSE_MODULE=$(COMPOSE_MODULE) \
+	  PLUGIN_DIR=$(DOCKER_CLI_PLUGINS) fixtures/images/compose-plugin.sh
+
+# What a pip user installs: the harness (sdist and wheel) and chaos-policy-harness-toxiproxy,
+# platform wheels with the pinned Toxiproxy server cross-compiled by Go (fixtures/wheels/).
+wheels: python
+	@echo ">> dist/: chaos-policy-harness (sdist, wheel)"
+	@$(BIN)/python -m build --no-isolation --outdir dist . >build/wheels.log 2>&1 \
+	  || { cat build/wheels.log; exit 1; }
+	@! grep "Warning" build/wheels.log || { echo "!! the build warned (build/wheels.log)"; exit 1; }
+	@echo ">> dist/: chaos-policy-harness-toxiproxy $(TOXIPROXY_VERSION) for $(WHEEL_PLATFORMS)"
+	@$(BIN)/python fixtures/wheels/toxiproxy_wheels.py --toxiproxy $(TOXIPROXY_VERSION) \
+	  --module $(TOXIPROXY_MODULE) --out dist $(addprefix --platform ,$(WHEEL_PLATFORMS))
+
 allure-cli: build/node/node_modules/.bin/allure
 build/node/node_modules/.bin/allure: Makefile
 	@echo ">> Allure $(ALLURE_VERSION) command line (npm) into build/node"
@@ -116,7 +145,7 @@ lint: python
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
-test: deps postgresql prometheus images chromium allure-cli lint
+test: deps postgresql prometheus images compose-v2 chromium allure-cli lint
 	@echo ">> tests"
 	@$(BIN)/pytest
 

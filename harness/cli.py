@@ -1,35 +1,116 @@
 """The ``harness`` command: validate, schema, plan, run, cleanup and report.
 
-A thin front end over the same runner as the pytest plugin. Exit codes: 0 all passed (or valid),
-1 a policy failed (``validate``: a file is invalid), 2 usage (click's convention), 3 the harness
-could not tell (broken, or an invalid file given to ``run``), 130 interrupted (faults healed).
-``report`` exits 1 when a bundle is damaged or cannot be read.
+A thin front end over the same runner as the pytest plugin. ``harness run`` exits with a code CI
+can act on: 0 every promise kept; 1 a promise broken (whatever else happened); 2 a usage or
+configuration error (options, an invalid scenario or system file: nothing was run); 3 the
+harness could not tell (a broken verdict, or infrastructure such as a system that did not
+start); 4 a guard aborted a run; 130 interrupted (SIGINT or SIGTERM, at any moment; every fault
+healed). ``validate`` and ``report`` exit 1 when a file or a bundle has problems.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import HarnessError, ScenarioError
+from harness.errors import ConfigError, HarnessError, ScenarioError
 
 if TYPE_CHECKING:
+    from harness.prepare import Prepared
     from harness.report.kpi import RunKpis
+    from harness.runner import Runner, RunResult
 
 _console = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
 PASSED, FAILED, USAGE, BROKEN, ABORTED, INTERRUPTED = 0, 1, 2, 3, 4, 130
+OUTCOMES = {
+    PASSED: "passed",
+    FAILED: "failed",
+    USAGE: "usage",
+    BROKEN: "broken",
+    ABORTED: "aborted",
+    INTERRUPTED: "interrupted",
+}
+_PRECEDENCE = (INTERRUPTED, FAILED, ABORTED, BROKEN, USAGE)
+"""Of several runs' codes, the first of these that occurs is the exit code."""
 _STYLE = {"passed": "green", "failed": "bold red", "broken": "yellow", "aborted": "magenta"}
 
 
-@click.group()
+class _Harness(click.Group):
+    """click's group, except that an interrupt exits 130 (click's own Abort exits 1)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; SIGTERM interrupts like Ctrl-C, and either one exits 130."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            with _sigterm_interrupts():
+                code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.Abort as exc:
+            if not isinstance(exc.__context__, KeyboardInterrupt):
+                click.echo("Aborted!", err=True)
+                sys.exit(1)
+            _interrupted("interrupted")
+        except KeyboardInterrupt:
+            _interrupted("interrupted")
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt (the runner's own handler takes over during a run)."""
+    from harness.signals import Terminated, _on_main_thread
+
+    if not _on_main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(f"received signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(message: str) -> NoReturn:
+    """Exit 130; further signals are ignored so that nothing turns it into another code."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    click.echo(message, err=True)
+    sys.exit(INTERRUPTED)
+
+
+def worst(codes: Sequence[int]) -> int:
+    """The exit code of several runs: 130, else 1 if any promise broke, else 4, 3, 2, else 0."""
+    return next((code for code in _PRECEDENCE if code in codes), PASSED)
+
+
+@click.group(cls=_Harness)
 @click.version_option(package_name="chaos-policy-harness")
 def main() -> None:
     """Prove that an operations automation keeps its promises when things break."""
@@ -104,6 +185,7 @@ def _run_options(func: click.decorators.FC) -> click.decorators.FC:
             type=click.Path(path_type=Path),
             default=Path("scenarios"),
             show_default=True,
+            help="where scenario names (and 'all') are looked up",
         ),
     ]
     for option in reversed(options):
@@ -125,7 +207,7 @@ def plan(
     from harness.prepare import plan as make_plan
     from harness.prepare import prepare
 
-    for path in _resolve(scenarios, scenarios_dir):
+    for path in _resolve(scenarios, scenarios_dir, _Report(False, time_scale)):
         try:
             lines = make_plan(prepare(path, system), time_scale)
         except HarnessError as exc:
@@ -172,7 +254,31 @@ def plan(
     help="use this Toxiproxy server instead of starting a private one",
 )
 @click.option(
-    "--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+    "--toxiproxy-bin",
+    default=None,
+    metavar="PATH",
+    help="the toxiproxy-server binary to start (default: the [toxiproxy] extra's, then PATH)",
+)
+@click.option(
+    "--toxiproxy-image",
+    default=None,
+    metavar="IMAGE",
+    help="run the private Toxiproxy from this Docker image (host network) instead of a binary, "
+    "e.g. ghcr.io/shopify/toxiproxy:2.12.0",
+)
+@click.option(
+    "--reports-dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="where run results (runs/<run id>/), the history and the council page go",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print one JSON document on stdout (verdicts, run dirs, KPIs, exit code); "
+    "the tables go to stderr",
 )
 def run(
     scenarios: tuple[str, ...],
@@ -186,11 +292,12 @@ def run(
     operator: str,
     trials: int,
     toxiproxy_url: str | None,
+    toxiproxy_bin: str | None,
+    toxiproxy_image: str | None,
     reports_dir: Path,
+    as_json: bool,
 ) -> None:
-    """Run scenarios and print their verdicts and where the results are."""
-    from harness.policies import Status
-    from harness.prepare import prepare
+    """Run scenarios and print their verdicts and where the results are (exit codes: above)."""
     from harness.runner import Runner, RunOptions
 
     env = _parse_env(sut_env)
@@ -201,53 +308,145 @@ def run(
             keep_env=keep_env,
             target=target,
             toxiproxy_url=toxiproxy_url,
+            toxiproxy_bin=toxiproxy_bin,
+            toxiproxy_image=toxiproxy_image,
             reports_dir=reports_dir,
             drill="no-automation" if drill else None,
             operator="interactive" if operator == "interactive" else "scripted",
             operator_io=(_ask, _say) if operator == "interactive" else None,
         )
     )
-    worst = 0
-    results = []
-    for path in [p for p in _resolve(scenarios, scenarios_dir) for _ in range(trials)]:
+    report = _Report(as_json, time_scale)
+    paths = _resolve(scenarios, scenarios_dir, report)
+    prepared = [report.prepare(path, system) for path in paths]
+    if report.code() == PASSED:  # nothing runs while a scenario or system file is invalid
+        for item in [p for p in prepared if p is not None for _ in range(trials)]:
+            report.run(runner, item)
+    if trials > 1 or any(r.kpis and r.kpis.mode != "automated" for r in report.results):
+        from harness.report.kpi import summarise
+
+        for line in summarise((r.scenario, r.kpis) for r in report.results if r.kpis):
+            report.out.print(line, markup=False, highlight=False)
+    report.finish()
+
+
+@dataclass
+class _Outcome:
+    """What one scenario file came to: a result with verdicts, or an error before one."""
+
+    path: Path
+    code: int
+    result: RunResult | None = None
+    error: str = ""
+
+    def document(self) -> dict[str, Any]:
+        """The JSON form of ``harness run --json``'s ``runs`` entries."""
+        result = self.result
+        return {
+            "scenario": result.scenario if result else self.path.stem,
+            "file": str(self.path),
+            "outcome": OUTCOMES[self.code],
+            "exit_code": self.code,
+            "run_id": result.run_id if result else None,
+            "run_dir": str(result.run_dir) if result else None,
+            "verdicts": [v.model_dump(mode="json", exclude={"evidence"}) for v in result.verdicts]
+            if result
+            else [],
+            "kpis": result.kpis.model_dump(mode="json") if result and result.kpis else None,
+            "error": self.error or None,
+        }
+
+
+class _Report:
+    """Collects the outcome of every scenario of ``harness run``; prints tables or JSON."""
+
+    def __init__(self, as_json: bool, time_scale: float) -> None:
+        self.as_json, self.time_scale = as_json, time_scale
+        self.out = _err if as_json else _console  # with --json, stdout holds the JSON only
+        self.outcomes: list[_Outcome] = []
+
+    @property
+    def results(self) -> list[RunResult]:
+        """The runs that finished and were judged."""
+        return [o.result for o in self.outcomes if o.result is not None]
+
+    def code(self) -> int:
+        """The exit code so far."""
+        return worst([o.code for o in self.outcomes])
+
+    def error(self, path: Path, code: int, message: str) -> None:
+        """A scenario that did not get a verdict: say so on stderr, and keep it."""
+        label = "invalid" if code == USAGE else OUTCOMES[code]
+        _err.print(f"[yellow]{label}[/]: {path}", highlight=False)
+        click.echo(message, err=True)
+        self.outcomes.append(_Outcome(path, code, error=message))
+
+    def prepare(self, path: Path, system: Path | None) -> Prepared | None:
+        """The validated scenario, or None after recording why it is invalid (exit 2)."""
+        from harness.prepare import prepare
+
         try:
-            result = runner.run(prepare(path, system))
+            return prepare(path, system)
         except HarnessError as exc:
-            _err.print(f"[yellow]broken[/]: {path}", highlight=False)
-            click.echo(exc.render(), err=True)
-            worst = max(worst, BROKEN)
-            continue
-        except KeyboardInterrupt:
-            click.echo(f"interrupted: {path}; every fault was healed", err=True)
-            sys.exit(INTERRUPTED)
+            self.error(path, USAGE, exc.render())
+            return None
+
+    def run(self, runner: Runner, prepared: Prepared) -> None:
+        """Run one scenario and record its verdicts; an interrupt ends the command (130)."""
+        try:
+            result = runner.run(prepared)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM (Terminated), the runner's Interrupted
+            self.outcomes.append(_Outcome(prepared.path, INTERRUPTED, error="interrupted"))
+            self.finish(f"interrupted: {prepared.path}; every fault was healed")
+        except (ScenarioError, ConfigError) as exc:
+            self.error(prepared.path, USAGE, exc.render())
+            return
+        except HarnessError as exc:
+            self.error(prepared.path, BROKEN, exc.render())
+            return
         except Exception as exc:  # a harness bug is never a policy failure
-            _err.print(f"[yellow]broken[/]: {path}", highlight=False)
-            click.echo(f"the harness failed: {type(exc).__name__}: {exc}", err=True)
-            worst = max(worst, BROKEN)
-            continue
-        table = Table(title=f"{result.run_id} (time scale {time_scale:g})", title_justify="left")
+            self.error(prepared.path, BROKEN, f"the harness failed: {type(exc).__name__}: {exc}")
+            return
+        self.outcomes.append(_Outcome(prepared.path, _code_of(result), result))
+        self._table(result)
+
+    def _table(self, result: RunResult) -> None:
+        table = Table(
+            title=f"{result.run_id} (time scale {self.time_scale:g})", title_justify="left"
+        )
         table.add_column("policy")
         table.add_column("verdict")
         table.add_column("finding", overflow="fold")
         for v in result.verdicts:
             table.add_row(v.policy, f"[{_STYLE[v.status]}]{v.status}[/]", v.summary)
-            if v.status == Status.FAILED:
-                worst = max(worst, FAILED)
-            elif v.status == Status.BROKEN:
-                worst = max(worst, BROKEN)
-            elif v.status == Status.ABORTED:
-                worst = max(worst, ABORTED)
-        _console.print(table)
+        self.out.print(table)
         if result.kpis is not None:
-            _console.print(_kpi_line(result.kpis), markup=False, highlight=False)
-        _console.print(f"results: {result.run_dir}\n", markup=False)
-        results.append(result)
-    if trials > 1 or any(r.kpis and r.kpis.mode != "automated" for r in results):
-        from harness.report.kpi import summarise
+            self.out.print(_kpi_line(result.kpis), markup=False, highlight=False)
+        self.out.print(f"results: {result.run_dir}\n", markup=False)
 
-        for line in summarise((r.scenario, r.kpis) for r in results if r.kpis is not None):
-            _console.print(line, markup=False, highlight=False)
-    sys.exit(worst)
+    def finish(self, message: str = "") -> NoReturn:
+        """Print the JSON document (with --json) and exit with the worst code."""
+        code = self.code()
+        if code == INTERRUPTED:
+            for sig in (signal.SIGINT, signal.SIGTERM):  # nothing may change 130 any more
+                signal.signal(sig, signal.SIG_IGN)
+        if message:
+            click.echo(message, err=True)
+        if self.as_json:
+            document = {
+                "exit_code": code,
+                "outcome": OUTCOMES[code],
+                "runs": [o.document() for o in self.outcomes],
+            }
+            click.echo(json.dumps(document, indent=2))
+        sys.exit(code)
+
+
+def _code_of(result: RunResult) -> int:
+    from harness.policies import Status
+
+    codes = {Status.FAILED: FAILED, Status.BROKEN: BROKEN, Status.ABORTED: ABORTED}
+    return worst([codes[v.status] for v in result.verdicts if v.status in codes])
 
 
 def _kpi_line(kpis: RunKpis) -> str:
@@ -272,14 +471,16 @@ def _say(text: str) -> None:
     click.echo(text, nl=False)
 
 
-def _resolve(specs: tuple[str, ...], scenarios_dir: Path) -> list[Path]:
-    from harness.prepare import resolve_scenarios
+def _resolve(specs: tuple[str, ...], scenarios_dir: Path, report: _Report) -> list[Path]:
+    from harness.prepare import check_unique_names, resolve_scenarios
 
     try:
-        return [p for spec in specs for p in resolve_scenarios(spec, scenarios_dir)]
+        paths = [p for spec in specs for p in resolve_scenarios(spec, scenarios_dir)]
+        check_unique_names(paths, scenarios_dir)
     except HarnessError as exc:
-        click.echo(exc.render(), err=True)
-        sys.exit(USAGE)
+        report.error(Path(specs[0]) if len(specs) == 1 else scenarios_dir, USAGE, exc.render())
+        report.finish()
+    return paths
 
 
 def _parse_env(items: tuple[str, ...]) -> dict[str, str]:
@@ -291,7 +492,11 @@ def _parse_env(items: tuple[str, ...]) -> dict[str, str]:
 
 @main.command()
 @click.option(
-    "--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+    "--reports-dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="the reports directory whose runs/ are looked at",
 )
 def cleanup(reports_dir: Path) -> None:
     """Remove what killed or kept runs left behind: processes, proxies, compose projects."""
@@ -326,6 +531,7 @@ def cleanup(reports_dir: Path) -> None:
     type=click.Path(path_type=Path),
     default=Path("reports"),
     show_default=True,
+    help="the reports directory: runs/ is read, history.sqlite and council/ are written",
 )
 @click.option(
     "--last",

@@ -74,6 +74,10 @@ class ScenarioError(HarnessError):
         return "\n".join(lines)
 
 
+class ConfigError(HarnessError):
+    """The harness was configured wrongly (an option, an environment variable): fix and rerun."""
+
+
 class TargetError(HarnessError):
     """The system under test could not be started, reached, or stopped."""
 
@@ -88,6 +92,10 @@ class ProbeError(HarnessError):
 
 class ToxiproxyError(FaultError):
     """The Toxiproxy server is missing, unreachable, or refused a request."""
+
+
+class NotToxiproxyError(ToxiproxyError, ConfigError):
+    """The server at a Toxiproxy URL answers, but is something else: the URL is wrong."""
 
 
 class Aborted(HarnessError):

@@ -91,7 +91,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="use this Toxiproxy server instead of starting a private one",
     )
     group.addoption(
-        "--toxiproxy-bin", default=None, metavar="PATH", help="the toxiproxy-server binary to start"
+        "--toxiproxy-bin",
+        default=None,
+        metavar="PATH",
+        help="the toxiproxy-server binary to start (default: the [toxiproxy] extra's, then PATH)",
+    )
+    group.addoption(
+        "--toxiproxy-image",
+        default=None,
+        metavar="IMAGE",
+        help="run the private Toxiproxy from this Docker image (host network) instead of a binary,"
+        " e.g. ghcr.io/shopify/toxiproxy:2.12.0",
     )
     group.addoption(
         "--system",
@@ -100,10 +110,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="system file for scenarios that name none (default: ini harness_system)",
     )
     group.addoption(
+        "--scenarios-dir",
+        default=None,
+        metavar="DIR",
+        help="where scenario names (and 'all') are looked up (default: ini harness_scenarios_dir)",
+    )
+    group.addoption(
+        "--reports-dir",
+        default=None,
+        metavar="DIR",
+        help="where run results, the history and the council page go "
+        "(default: ini harness_reports_dir)",
+    )
+    group.addoption(
         "--harness-reports",
         default=None,
         metavar="DIR",
-        help="where run results go (default: ini harness_reports_dir)",
+        help="deprecated spelling of --reports-dir",
     )
     parser.addini("harness_system", "default system file for scenarios", default="")
     parser.addini(
@@ -113,25 +136,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Resolve ``--scenario`` to files; with no test paths given, run only those scenarios."""
+    """Resolve ``--scenario`` (and scenario files given as paths) to the files to collect.
+
+    ``pytest scenarios/x.yaml`` collects that scenario like ``--scenario scenarios/x.yaml``;
+    with only ``--scenario`` given, only those scenarios run (not the test paths).
+    """
     specs: list[str] = config.getoption("scenario")
-    if not specs:
+    positional = _scenario_args(config)
+    if not specs and not positional:
         return
     from harness.errors import HarnessError
-    from harness.prepare import resolve_scenarios
+    from harness.prepare import check_unique_names, resolve_scenarios
 
-    if config.getoption("time_scale") <= 0:
-        raise pytest.UsageError("--time-scale must be positive, e.g. 0.05")
-    if config.getoption("trials") < 1:
-        raise pytest.UsageError("--trials must be 1 or more")
-    if config.getoption("operator") == "interactive" and config.getoption("capture") != "no":
-        raise pytest.UsageError("--operator interactive asks at the terminal: add -s")
-    for item in config.getoption("sut_env"):
-        if "=" not in item:
-            raise pytest.UsageError(f"--sut-env takes KEY=VALUE, got {item!r}")
-    scenarios_dir = config.rootpath / str(config.getini("harness_scenarios_dir"))
+    _check_options(config)
+    scenarios_dir = _scenarios_dir(config)
     try:
         paths = [p.resolve() for spec in specs for p in resolve_scenarios(spec, scenarios_dir)]
+        paths += positional
+        check_unique_names(paths, scenarios_dir)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_SELECTED] = set(paths)
@@ -145,8 +167,41 @@ def pytest_configure(config: pytest.Config) -> None:
         register(config, list(dict.fromkeys(paths)))
 
 
+def _check_options(config: pytest.Config) -> None:
+    if config.getoption("time_scale") <= 0:
+        raise pytest.UsageError("--time-scale must be positive, e.g. 0.05")
+    if config.getoption("trials") < 1:
+        raise pytest.UsageError("--trials must be 1 or more")
+    if config.getoption("operator") == "interactive" and config.getoption("capture") != "no":
+        raise pytest.UsageError("--operator interactive asks at the terminal: add -s")
+    for item in config.getoption("sut_env"):
+        if "=" not in item:
+            raise pytest.UsageError(f"--sut-env takes KEY=VALUE, got {item!r}")
+
+
+def _scenario_args(config: pytest.Config) -> list[Path]:
+    """The YAML files named as pytest's own arguments (``pytest scenarios/x.yaml[::x]``)."""
+    from harness.prepare import SUFFIXES
+
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return []
+    found = []
+    for arg in config.args:
+        path = config.invocation_params.dir / arg.split("::", 1)[0]
+        if path.suffix in SUFFIXES and path.is_file():
+            found.append(path.resolve())
+    return found
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say so when a deprecated option spelling is used (a note, never an error)."""
+    if config.getoption("harness_reports"):
+        return ["chaos-policy-harness: --harness-reports is deprecated, use --reports-dir"]
+    return []
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """Collect the YAML files that ``--scenario`` selected."""
+    """Collect the YAML files that ``--scenario`` or pytest's arguments selected."""
     selected = parent.config.stash.get(_SELECTED, set())
     if file_path.resolve() in selected:
         return ScenarioFile.from_parent(parent, path=file_path)
@@ -298,6 +353,11 @@ def _allowance(path: Path, config: pytest.Config) -> float:
     return planned * 1.5 + 300.0
 
 
+def _scenarios_dir(config: pytest.Config) -> Path:
+    value = config.getoption("scenarios_dir") or str(config.getini("harness_scenarios_dir"))
+    return config.rootpath / value
+
+
 def _default_system(config: pytest.Config) -> Path | None:
     value = config.getoption("system") or str(config.getini("harness_system"))
     return (config.rootpath / value) if value else None
@@ -306,7 +366,11 @@ def _default_system(config: pytest.Config) -> Path | None:
 def _options(config: pytest.Config) -> RunOptions:
     from harness.runner import RunOptions
 
-    reports = config.getoption("harness_reports") or str(config.getini("harness_reports_dir"))
+    reports = (
+        config.getoption("reports_dir")
+        or config.getoption("harness_reports")
+        or str(config.getini("harness_reports_dir"))
+    )
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     return RunOptions(
         time_scale=config.getoption("time_scale"),
@@ -315,6 +379,7 @@ def _options(config: pytest.Config) -> RunOptions:
         keep_env=config.getoption("keep_env"),
         toxiproxy_url=config.getoption("toxiproxy"),
         toxiproxy_bin=config.getoption("toxiproxy_bin"),
+        toxiproxy_image=config.getoption("toxiproxy_image"),
         reports_dir=config.rootpath / reports,
         run_label=worker,
         drill=config.getoption("drill"),

@@ -58,8 +58,62 @@ def resolve_scenarios(spec: str, scenarios_dir: Path) -> list[Path]:
     raise ScenarioError(
         what=f"no scenario called {spec!r} in {scenarios_dir}",
         expected=f"a path, 'all', or one of: {', '.join(known) or '(none)'}",
-        hint="pass a path to a .yaml file, or set the harness_scenarios_dir ini option",
+        hint="pass a path to a .yaml file, or point --scenarios-dir (ini: harness_scenarios_dir) "
+        "at the folder of your scenarios",
     )
+
+
+def check_unique_names(paths: list[Path], scenarios_dir: Path) -> None:
+    """Refuse two scenario files with one ``name:``, selected together or in the scenarios dir.
+
+    A run's history, bundles and Allure results are keyed by the scenario's name: a copy that
+    kept its original's name would be filed under the other's history without a word. Files
+    that do not load are left to report their own problems.
+    """
+    dir_key = _resolved(scenarios_dir)
+    selected = list(dict.fromkeys(_resolved(p) for p in paths))
+    neighbours = sorted(p for s in SUFFIXES for p in scenarios_dir.glob(f"*{s}"))
+    names: dict[Path, str | None] = {}
+    problems: list[Problem] = []
+    for path in selected:
+        others = list(selected)
+        if path.parent == dir_key:
+            others += [_resolved(p) for p in neighbours]
+        name = _name_of(path, names)
+        for other in dict.fromkeys(others):
+            if other != path and name is not None and _name_of(other, names) == name:
+                problems += [_name_problem(path, name, other), _name_problem(other, name, path)]
+        if problems:
+            break
+    if problems:
+        raise ScenarioError(
+            what="two scenario files have the same name",
+            problems=tuple(problems),
+            hint="give the copy a name of its own (its history, bundles and reports are filed "
+            "under it)",
+        )
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, ValueError):
+        return path
+
+
+def _name_of(path: Path, cache: dict[Path, str | None]) -> str | None:
+    if path not in cache:
+        try:
+            data = read_yaml(path)
+            name = data.get("name") if isinstance(data, dict) else None
+            cache[path] = name if isinstance(name, str) else None
+        except ScenarioError:
+            cache[path] = None
+    return cache[path]
+
+
+def _name_problem(path: Path, name: str, other: Path) -> Problem:
+    return locate(path, read_yaml(path), ("name",), f"{name!r} is also the name of {other}")
 
 
 def prepare(path: Path, default_system: Path | None) -> Prepared:

@@ -38,7 +38,7 @@ from harness.drills import (
 from harness.errors import Aborted, HarnessError, ProbeError, ScenarioError, TargetError
 from harness.faults.base import FaultContext, FaultDriver, Injected
 from harness.faults.toxiproxy import ToxiproxyClient, parse_proxy_bytes
-from harness.faults.toxiproxy_server import ToxiproxyServer, find_toxiproxy_binary
+from harness.faults.toxiproxy_server import private_toxiproxy
 from harness.hookspecs import plugin_manager
 from harness.observe.collector import Collector
 from harness.observe.guards import GuardMonitor
@@ -77,6 +77,8 @@ class RunOptions:
     keep_env: bool = False
     toxiproxy_url: str | None = None
     toxiproxy_bin: str | None = None
+    toxiproxy_image: str | None = None
+    """Run the private Toxiproxy from this Docker image instead of a binary."""
     reports_dir: Path = Path("reports")
     run_label: str = ""
     drill: Mode | None = None
@@ -321,8 +323,11 @@ class _Execution:
     def _toxiproxy(self) -> ToxiproxyClient:
         url = self.options.toxiproxy_url
         if url is None:
-            binary = find_toxiproxy_binary(self.options.toxiproxy_bin)
-            server = ToxiproxyServer(binary, log_path=self.run_dir / "logs" / "toxiproxy.log")
+            server = private_toxiproxy(
+                self.options.toxiproxy_bin,
+                self.options.toxiproxy_image,
+                log_path=self.run_dir / "logs" / "toxiproxy.log",
+            )
             if not self.options.keep_env:
                 self.stack.callback(server.stop)
             else:

@@ -56,6 +56,10 @@ def read_yaml(path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        if _tab_at(text, mark):
+            message = (
+                "a tab character; YAML does not allow tabs for indentation: indent with spaces"
+            )
         raise _single(path, line, col, "", f"YAML syntax: {_clip(message)}") from exc
     except ReaderError as exc:  # a character YAML does not allow, e.g. NUL
         line, col = _position(text[: exc.position], exc.position)
@@ -63,6 +67,16 @@ def read_yaml(path: Path) -> Any:
         raise _single(path, line, col, "", message) from exc
     except YAMLError as exc:
         raise _single(path, 1, 1, "", f"YAML syntax: {_clip(str(exc))}") from exc
+
+
+def _tab_at(text: str, mark: Any) -> bool:
+    """True when the parser stopped at a tab, or on a line indented with one."""
+    if mark is None:
+        return False
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    return "\t" in indent or line[mark.column : mark.column + 1] == "\t"
 
 
 def _position(before: str, offset: int) -> tuple[int, int]:

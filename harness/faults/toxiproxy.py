@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from harness.errors import ToxiproxyError
+from harness.errors import NotToxiproxyError, ToxiproxyError
 
 Stream = Literal["upstream", "downstream"]
 DEFAULT_URL = "http://127.0.0.1:8474"
@@ -149,8 +149,26 @@ class ToxiproxyClient:
         self._http.close()
 
     def version(self) -> str:
-        """The server's version string, e.g. ``"2.12.0"`` (``"git"`` if built without ldflags)."""
-        return self._call("GET", "/version", _VERSION)["version"]
+        """The server's version string, e.g. ``"2.12.0"`` (``"git"`` if built without ldflags).
+
+        A server that answers, but not as Toxiproxy does (``{"version": ...}`` as JSON), is
+        named as such: the URL points at something else, and its page is not worth printing.
+        """
+        response = self._send("GET", "/version")
+        try:
+            if response.is_success:
+                return _VERSION.validate_json(response.content)["version"]
+        except (ValidationError, KeyError):
+            pass
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        raise NotToxiproxyError(
+            what="this is not a Toxiproxy server",
+            where=self.url,
+            expected='GET /version to answer 200 with JSON {"version": ...}',
+            actual=f"HTTP {response.status_code}, {kind}, {len(response.content)} bytes",
+            hint="check the URL and port (Toxiproxy's API listens on 8474 by default); or leave "
+            "--toxiproxy out and the harness starts a private server",
+        )
 
     def proxies(self) -> dict[str, Proxy]:
         """Every proxy on the server, by name, with its toxics."""
@@ -256,8 +274,14 @@ class ToxiproxyClient:
     def _request(
         self, method: str, path: str, body: object = None, allow: int = 0
     ) -> httpx.Response:
+        response = self._send(method, path, body)
+        if response.is_success or response.status_code == allow:
+            return response
+        raise _refusal(f"{self.url}{path}", method, response)
+
+    def _send(self, method: str, path: str, body: object = None) -> httpx.Response:
         try:
-            response = self._http.request(method, path, json=body)
+            return self._http.request(method, path, json=body)
         except httpx.TransportError as exc:
             raise ToxiproxyError(
                 what="Toxiproxy is not reachable",
@@ -266,9 +290,6 @@ class ToxiproxyClient:
                 actual=f"{method} {path}: {type(exc).__name__}: {exc}",
                 hint=UNREACHABLE_HINT,
             ) from exc
-        if response.is_success or response.status_code == allow:
-            return response
-        raise _refusal(f"{self.url}{path}", method, response)
 
 
 def _refusal(url: str, method: str, response: httpx.Response) -> ToxiproxyError:

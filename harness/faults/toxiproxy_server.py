@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Literal, Protocol, Self
 
@@ -25,38 +26,83 @@ from harness.faults.toxiproxy import ToxiproxyClient
 
 BINARY_NAME = "toxiproxy-server"
 BINARY_ENV = "HARNESS_TOXIPROXY_BIN"
+IMAGE_ENV = "HARNESS_TOXIPROXY_IMAGE"
+COMPANION = "chaos-policy-harness-toxiproxy"
+"""The companion distribution that ships the server binary (``pip install
+'chaos-policy-harness[toxiproxy]'``): platform wheels built from the pinned Toxiproxy source."""
+OFFICIAL_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
 PARENT_ENV = "HARNESS_TOXIPROXY_PARENT"  # set in the server's environment, to reap orphans
 INSTALL_HINT = (
-    "run `make toxiproxy`, or `GOBIN=$PWD/.venv/bin go install -ldflags "
-    '"-X github.com/Shopify/toxiproxy/v2.Version=2.12.0" '
-    "github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 && "
-    "mv .venv/bin/server .venv/bin/toxiproxy-server`"
+    "pip install 'chaos-policy-harness[toxiproxy]' (a toxiproxy-server for this platform); "
+    "or pass --toxiproxy-bin PATH; in this repository `make toxiproxy`"
 )
 _POLL_INTERVAL = 0.05
 
 
 def find_toxiproxy_binary(explicit: str | None = None) -> Path:
-    """The server binary: ``explicit``, else $HARNESS_TOXIPROXY_BIN, else PATH, else the venv.
+    """The server binary: explicit, $HARNESS_TOXIPROXY_BIN, companion, PATH, beside Python.
 
-    An explicit argument or the variable, when set, is the only place looked at: a wrong value
-    is an error rather than a silent fall-back to another binary.
+    The companion package is the ``[toxiproxy]`` extra. An explicit argument or the variable,
+    when set, is the only place looked at: a wrong value is an error rather than a silent
+    fall-back to another binary.
     """
     chosen = explicit or os.environ.get(BINARY_ENV)
     if chosen:
         places = [(f"{'argument' if explicit else BINARY_ENV}={chosen}", chosen)]
     else:
         beside_python = Path(sys.executable).parent / BINARY_NAME
-        places = [(f"{BINARY_NAME} on PATH", BINARY_NAME), (str(beside_python), str(beside_python))]
+        places = [
+            (f"the {COMPANION} package", str(companion_binary() or "")),
+            (f"{BINARY_NAME} on PATH", BINARY_NAME),
+            (str(beside_python), str(beside_python)),
+        ]
     for _, candidate in places:
-        if found := shutil.which(candidate):
+        if candidate and (found := shutil.which(candidate)):
             return Path(found)
+    docker = " (this machine runs Docker)" if not chosen and docker_answers() else ""
     raise ToxiproxyError(
         what="Toxiproxy server not found",
         where=", ".join(label for label, _ in places),
         expected=f"an executable {BINARY_NAME}",
         actual="no executable file there",
-        hint=INSTALL_HINT,
+        hint=INSTALL_HINT
+        + (
+            f"; or run it from Docker: --toxiproxy-image {OFFICIAL_IMAGE}{docker}" if docker else ""
+        ),
     )
+
+
+def companion_binary() -> Path | None:
+    """Where the companion package installed ``toxiproxy-server``, if it is installed.
+
+    Read from the distribution's file list, so it is found wherever pip put its scripts (a
+    venv's bin, ``~/.local/bin`` of a --user install), also when that is not on PATH.
+    """
+    try:
+        files = metadata.distribution(COMPANION).files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:  # the package's binary, not the console script that runs it
+        if file.parts[-2:] == ("bin", BINARY_NAME) and file.parts[0] != "..":
+            return Path(str(file.locate())).resolve()
+    return None
+
+
+def docker_answers() -> bool:
+    """True when a ``docker`` command is installed and its engine answers (bounded: 10 s)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        done = subprocess.run(
+            [docker, "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def _free_port(host: str) -> int:
@@ -141,7 +187,7 @@ class ToxiproxyServer:
         """Start the server and wait until it answers; a no-op if it already runs."""
         if self._process is not None:
             return self
-        binary = find_toxiproxy_binary(str(self._binary) if self._binary else None)
+        binary = self._find()
         for _ in range(self._attempts):
             port = _free_port(self._host)
             process = self._spawn(binary, port)
@@ -177,10 +223,25 @@ class ToxiproxyServer:
             )
         return self._process
 
-    def _spawn(self, binary: Path, port: int) -> subprocess.Popen[bytes]:
+    def _find(self) -> Path:
+        return find_toxiproxy_binary(str(self._binary) if self._binary else None)
+
+    def _owner(
+        self, process: subprocess.Popen[bytes], port: int
+    ) -> Literal["us", "other", "nobody"]:
+        return _port_owner(process.pid, port)
+
+    def _by_hand(self, binary: Path) -> str:
+        return f"{binary} -host 127.0.0.1 -port 8474"
+
+    def _command(self, binary: Path, port: int) -> list[str]:
         command = [str(binary), "-host", self._host, "-port", str(port), "-proxy-metrics"]
         if self._seed is not None:
             command += ["-seed", str(self._seed)]
+        return command
+
+    def _spawn(self, binary: Path, port: int) -> subprocess.Popen[bytes]:
+        command = self._command(binary, port)
         env = {**os.environ, PARENT_ENV: str(os.getpid())}
         log = self._log_path.open("ab") if self._log_path is not None else None
         try:  # the child keeps its own copy of the log's file descriptor
@@ -207,7 +268,7 @@ class ToxiproxyServer:
                         f"Toxiproxy server exited before it answered (code {process.returncode})",
                         binary,
                     )
-                owner = _port_owner(process.pid, port)
+                owner = self._owner(process, port)
                 if owner == "other":
                     return False
                 if owner == "us":
@@ -230,7 +291,7 @@ class ToxiproxyServer:
             where=str(binary),
             expected="GET /version to answer",
             actual=f"last lines of its log:\n{self._log_tail()}",
-            hint=f"run `{binary} -host 127.0.0.1 -port 8474` by hand to see why; {INSTALL_HINT}",
+            hint=f"run `{self._by_hand(binary)}` by hand to see why; {INSTALL_HINT}",
         )
 
     def _log_tail(self, lines: int = 20) -> str:
@@ -251,3 +312,110 @@ class ToxiproxyServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=self._stop_timeout)
+
+
+class ToxiproxyContainer(ToxiproxyServer):
+    """A private Toxiproxy run from a Docker image (``--toxiproxy-image``); removed on exit.
+
+    For a machine with Docker and no server binary.
+    ``docker run --rm --network host IMAGE -host 127.0.0.1 -port N -proxy-metrics``, attached:
+    the proxies listen on this machine's loopback like a local server's would, the server's
+    log goes to ``log_path``, and the tracked process is the ``docker run`` client, which
+    forwards SIGTERM to the container (so ``harness cleanup`` stops it like a local server).
+    ``stop`` also removes the container by name, so a client killed first leaves nothing.
+    Host networking needs a Linux engine (Docker Desktop: enable host networking).
+    """
+
+    def __init__(
+        self,
+        image: str,
+        *,
+        log_path: Path | None = None,
+        seed: int | None = None,
+        host: str = "127.0.0.1",
+        start_timeout: float = 30.0,
+        pull_timeout: float = 600.0,
+    ) -> None:
+        super().__init__(None, log_path=log_path, seed=seed, host=host, start_timeout=start_timeout)
+        self.image, self._pull_timeout = image, pull_timeout
+        self._names: list[str] = []
+
+    def stop(self) -> None:
+        """Stop the ``docker run`` client and remove every container it started."""
+        try:
+            super().stop()
+        finally:
+            names, self._names = self._names, []
+            for name in names:
+                _docker(["rm", "-f", name], timeout=30)
+
+    def _find(self) -> Path:
+        docker = shutil.which("docker")
+        if docker is None or not docker_answers():
+            raise ToxiproxyError(
+                what="Docker is needed to run Toxiproxy from an image",
+                where=f"--toxiproxy-image {self.image}",
+                expected="a `docker` command whose engine answers",
+                actual="no docker command" if docker is None else "the engine does not answer",
+                hint=INSTALL_HINT,
+            )
+        if _docker(["image", "inspect", self.image], timeout=30).returncode != 0:
+            pulled = _docker(["pull", self.image], timeout=self._pull_timeout)
+            if pulled.returncode != 0:
+                raise ToxiproxyError(
+                    what="the Toxiproxy image is not here and cannot be pulled",
+                    where=self.image,
+                    actual=pulled.stdout.decode(errors="replace").strip()[-500:],
+                    hint="pull or build it first (in this repository: `make images` builds "
+                    "chaos-policy-harness/toxiproxy:local), or log in to its registry",
+                )
+        return Path(docker)
+
+    def _owner(
+        self, process: subprocess.Popen[bytes], port: int
+    ) -> Literal["us", "other", "nobody"]:
+        return "us"  # the server runs in the container: its answer on /version is the proof
+
+    def _by_hand(self, binary: Path) -> str:
+        return f"{binary} run --rm --network host {self.image} -host 127.0.0.1 -port 8474"
+
+    def _command(self, binary: Path, port: int) -> list[str]:
+        name = f"harness-toxiproxy-{os.getpid()}-{port}"
+        self._names.append(name)
+        server = super()._command(Path(self.image), port)
+        return [
+            str(binary), "run", "--rm", "--pull", "never", "--name", name, "--network", "host",
+            "--label", f"{CONTAINER_LABEL}={os.getpid()}", *server,
+        ]  # fmt: skip
+
+
+CONTAINER_LABEL = "io.github.chaos-policy-harness.toxiproxy"
+"""Set on a Toxiproxy container, with the harness's pid as its value."""
+
+
+def _docker(args: list[str], *, timeout: float) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            ["docker", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess(["docker", *args], 1, str(exc).encode())
+
+
+def private_toxiproxy(
+    binary: str | None, image: str | None, *, log_path: Path | None = None
+) -> ToxiproxyServer:
+    """The private server of a run: from ``image`` (or $HARNESS_TOXIPROXY_IMAGE), else a binary.
+
+    An explicit ``binary`` wins over the variable; the binary is what ``find_toxiproxy_binary``
+    finds.
+    """
+    chosen = image or (None if binary else os.environ.get(IMAGE_ENV))
+    if chosen:
+        return ToxiproxyContainer(chosen, log_path=log_path)
+    return ToxiproxyServer(find_toxiproxy_binary(binary), log_path=log_path)

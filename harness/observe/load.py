@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import HarnessError
+from harness.extras import MissingExtra
 from harness.observe.probes import expand_url
 from harness.scenario import Load
 from harness.timeline import LoadEntry, Timeline
@@ -44,7 +45,7 @@ def locust_binary() -> str:
     beside = Path(sys.executable).parent / "locust"
     found = str(beside) if beside.exists() else shutil.which("locust")
     if found is None:
-        raise LoadError(
+        raise MissingExtra(  # a configuration error (exit 2), like every missing extra
             what="Locust is not installed, so the scenario's load cannot run",
             hint="pip install 'chaos-policy-harness[load]' (Locust >= 2.40)",
         )

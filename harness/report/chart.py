@@ -37,6 +37,9 @@ def trend_png(points: Sequence[Point], *, width: float = 11.6, height: float = 5
 
     Runs without a value (not restored, not detected) are red crosses along the top of a panel.
     """
+    from harness.extras import require
+
+    require("matplotlib", "reports", "the council page's MTTR/MTTD trend chart")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure

@@ -53,6 +53,9 @@ class _Rows:
 
 def timeline_png(timeline: Timeline, *, title: str = "") -> bytes:
     """The chart of one run's timeline, as PNG bytes."""
+    from harness.extras import require
+
+    require("matplotlib", "reports", "the timeline chart")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

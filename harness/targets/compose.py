@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from harness.errors import TargetError
+from harness.errors import ConfigError, TargetError
 from harness.faults.toxiproxy import ToxiproxyClient
 from harness.secrets import REDACTED, is_secret
 from harness.system import PLACEHOLDER, HealthCheck
@@ -70,13 +70,12 @@ def project_name(run_id: str) -> str:
 
 def docker_client() -> docker.DockerClient:
     """A client of the Docker engine the environment names; TargetError if none answers."""
-    try:
-        import docker
-        from docker.errors import DockerException
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise TargetError(
-            what="the Python package 'docker' is missing", hint="pip install docker"
-        ) from exc
+    from harness.extras import require
+
+    require("docker", "compose", "the compose target")
+    import docker
+    from docker.errors import DockerException
+
     try:
         client = docker.from_env(timeout=30)
         client.ping()
@@ -89,17 +88,35 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
+COMPOSE_ENV = "HARNESS_COMPOSE"
+"""Which compose the target uses: ``v2`` (``docker compose``), ``v1`` (``docker-compose``) or
+``auto`` (the default: v2 when installed, else v1). CI runs the compose tests on both."""
+
+
 def compose_command() -> list[str]:
-    """``docker compose`` (v2) when installed, else ``docker-compose`` (v1)."""
+    """The compose command line: as $HARNESS_COMPOSE forces, else v2 when installed, else v1."""
+    wanted = os.environ.get(COMPOSE_ENV, "").strip().lower() or "auto"
+    if wanted not in ("auto", "v1", "v2"):
+        raise ConfigError(
+            what=f"unknown compose version in ${COMPOSE_ENV}",
+            expected="v2 (docker compose), v1 (docker-compose) or auto",
+            actual=repr(os.environ[COMPOSE_ENV]),
+            hint=f"unset {COMPOSE_ENV} to use v2 when installed, else v1",
+        )
     docker_bin = shutil.which("docker")
-    if docker_bin and _answers([docker_bin, "compose", "version"]):
+    if wanted != "v1" and docker_bin and _answers([docker_bin, "compose", "version"]):
         return [docker_bin, "compose"]
     v1 = shutil.which("docker-compose")
-    if v1 and _answers([v1, "version"]):
+    if wanted != "v2" and v1 and _answers([v1, "version"]):
         return [v1]
+    forced = f" (${COMPOSE_ENV}={wanted})" if wanted != "auto" else ""
+    names = {"v2": "`docker compose` (v2)", "v1": "`docker-compose` (v1)"}
+    missing = names.get(wanted, "neither `docker compose` (v2) nor `docker-compose` (v1)")
     raise TargetError(
-        what="neither `docker compose` (v2) nor `docker-compose` (v1) is installed",
-        hint="install the compose plugin (docker-compose-plugin) or Debian's docker-compose",
+        what=f"{missing} is not installed{forced}",
+        hint="install the compose plugin (`make compose-v2` builds it; or docker-compose-plugin) "
+        "or Debian's docker-compose"
+        + (f"; or unset {COMPOSE_ENV} to take whichever is installed" if forced else ""),
     )
 
 
@@ -643,10 +660,17 @@ def _compose_failure(command: list[str], output: str, file: Path) -> TargetError
     tail = "\n".join(text.splitlines()[-12:])
     lowered = text.lower()
     pulling = re.search(r"Pulling (\S+) \((\S+)\)", text)  # v1: "Pulling svc (image)..."
+    pull_error = re.search(r"Image (\S+) Error", text)  # v2: " Image IMAGE Error <why>"
     if any(s in lowered for s in _NO_ENGINE):
         return TargetError(what="no Docker engine answers compose", actual=tail, hint=ENGINE_HINT)
-    if pulling or any(s in lowered for s in _PULL_FAILURES):
-        image = f" {pulling.group(2)} (service {pulling.group(1)})" if pulling else ""
+    if pulling or pull_error or any(s in lowered for s in _PULL_FAILURES):
+        image = (
+            f" {pulling.group(2)} (service {pulling.group(1)})"
+            if pulling
+            else f" {pull_error.group(1)}"
+            if pull_error
+            else ""
+        )
         return TargetError(
             what=f"an image of the compose file is missing here and cannot be pulled:{image}",
             actual=tail,

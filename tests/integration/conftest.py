@@ -12,7 +12,7 @@ from docker import DockerClient
 from harness.errors import TargetError
 from harness.faults.toxiproxy import ToxiproxyClient
 from harness.faults.toxiproxy_server import ToxiproxyServer
-from harness.targets.compose import RUN_LABEL, docker_client
+from harness.targets.compose import COMPOSE_ENV, RUN_LABEL, compose_command, docker_client
 
 
 @pytest.fixture(scope="session")
@@ -31,17 +31,27 @@ def docker_engine() -> Iterator[DockerClient]:
     """The Docker engine for compose tests; fails, never skips, when none answers.
 
     The locally built images (fixtures/images/local.env, written by `make images`) are put in
-    the environment, unless it names others. CI must run these tests.
+    the environment, unless it names others. CI must run these tests, on compose v2 (`make
+    compose-v2`) and v1 (Debian's docker-compose): under CI both must answer.
     """
     if LOCAL_IMAGES.is_file():
         for line in LOCAL_IMAGES.read_text(encoding="utf-8").splitlines():
             key, sep, value = line.strip().partition("=")
             if sep and not key.startswith("#"):
                 os.environ.setdefault(key, value)
+    chosen = os.environ.get(COMPOSE_ENV)
     try:
         client = docker_client()
+        if os.environ.get("CI"):  # CI runs the compose tests on both versions: both must be here
+            for version in ("v2", "v1"):
+                os.environ[COMPOSE_ENV] = version
+                compose_command()
     except TargetError as exc:
         pytest.fail(f"{exc.render()}\n(deselect these tests with -m 'not compose')", False)
+    finally:
+        os.environ.pop(COMPOSE_ENV, None)
+        if chosen is not None:
+            os.environ[COMPOSE_ENV] = chosen
     try:
         yield client
     finally:

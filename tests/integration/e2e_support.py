@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,16 @@ SCENARIO = ROOT / "scenarios" / "payments-partition.yaml"
 SCALE = "0.05"
 
 
+def makefile_pin(name: str) -> str:
+    """A version the Makefile pins (TOXIPROXY_VERSION, COMPOSE_VERSION...): the one place."""
+    found = re.search(rf"^{name}\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert found, f"the Makefile pins no {name}"
+    return found.group(1)
+
+
 def pytest_command(*args: str, reports: Path) -> list[str]:
     """A `pytest --scenario ...` command line as a user types it, with results in ``reports``."""
-    return [sys.executable, "-m", "pytest", f"--harness-reports={reports}", *args]
+    return [sys.executable, "-m", "pytest", f"--reports-dir={reports}", *args]
 
 
 def run_pytest(*args: str, reports: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:

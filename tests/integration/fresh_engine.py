@@ -95,13 +95,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=STOP_TIMEOUT)
 
 
-def copy_images(
-    source: docker.DockerClient, target: docker.DockerClient, names: Sequence[str]
-) -> None:
-    """``docker save`` the images from one engine and ``docker load`` them into the other."""
-    for name in names:
-        data = b"".join(source.images.get(name).save(named=True))
-        target.images.load(data)
+def copy_images(target_host: str, names: Sequence[str]) -> None:
+    """``docker save`` the images from the machine's engine, ``docker load`` them into the other.
+
+    Through the docker command rather than the SDK: the SDK's ``save()`` stream leaves its
+    socket to the garbage collector, whose ResourceWarning then fails whichever test runs next.
+    """
+    saved = subprocess.run(
+        ["docker", "save", *names], capture_output=True, timeout=300, check=True
+    ).stdout
+    env = {**os.environ, "DOCKER_HOST": target_host}
+    subprocess.run(
+        ["docker", "load"], input=saved, capture_output=True, timeout=300, check=True, env=env
+    )
 
 
 @contextlib.contextmanager
@@ -132,11 +138,7 @@ def fresh_engine(images: Sequence[str] = ()) -> Iterator[FreshEngine]:
         client = _wait_for(host, proc, log)
         try:
             if images:
-                machine = docker.from_env(timeout=120)
-                try:
-                    copy_images(machine, client, images)
-                finally:
-                    machine.close()
+                copy_images(host, images)
             yield FreshEngine(host=host, bridge=bridge, log=log)
         finally:
             for container in client.containers.list(all=True):

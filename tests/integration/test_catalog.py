@@ -2,10 +2,13 @@
 fails, on exactly the promise a defect breaks, against each deliberately defective variant.
 
 Runs in-process through the same Runner as the plugin, through a real Toxiproxy, at time scale
-0.05, on both targets: every case on the process target; on the compose target every scenario
-against the reference and the negative controls in COMPOSE_CONTROLS, with the same expected
-outcomes. A negative control whose policy does not fail is a test that cannot fail, so each one
-is asserted.
+0.05, on both targets: every case on the process target; on the compose target, with compose v2
+(`docker compose`, the plugin `make compose-v2` builds), every scenario against the reference
+and the negative controls in COMPOSE_CONTROLS, with the same expected outcomes; and with compose
+v1 (Debian's docker-compose) the cases in COMPOSE_V1: a network fault through the project's
+Toxiproxy and a process fault on a container v1 created (v1 and v2 differ in how they name and
+create containers and networks, not in what the engine does after). A negative control whose
+policy does not fail is a test that cannot fail, so each one is asserted.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 import pytest
 from e2e_support import ROOT
 
+import harness.targets.compose as compose_target
 from harness.faults.toxiproxy import ToxiproxyClient
 from harness.policies import Status, Verdict
 from harness.prepare import prepare
@@ -46,18 +50,30 @@ COMPOSE_CONTROLS = {
     ("worker-crash", "ack-before-work"),  # process: docker kill, start again
     ("bad-deploy", "slow-rollback"),  # change: the deploy hook through a published port
 }
+# what also runs on compose v1: a partition through the project's Toxiproxy, and a crash
+COMPOSE_V1 = {("payments-partition", None), ("worker-crash", "ack-before-work")}
 CASES = [(s, None) for s in MATRIX] + [(s, d) for s, ds in MATRIX.items() for d in ds]
+
+
+def _wanted(target: str, scenario: str, defect: str | None) -> bool:
+    if target == "process":
+        return True
+    if target == "compose-v1":
+        return (scenario, defect) in COMPOSE_V1
+    return defect is None or (scenario, defect) in COMPOSE_CONTROLS  # compose-v2
+
+
 TARGET_CASES = [
     pytest.param(
         target,
         scenario,
         defect,
         id=f"{target}-{scenario}-{defect or 'reference'}",
-        marks=[pytest.mark.compose] if target == "compose" else [],
+        marks=[pytest.mark.compose] if target != "process" else [],
     )
-    for target in ("process", "compose")
+    for target in ("process", "compose-v2", "compose-v1")
     for scenario, defect in CASES
-    if target == "process" or defect is None or (scenario, defect) in COMPOSE_CONTROLS
+    if _wanted(target, scenario, defect)
 ]
 
 
@@ -65,21 +81,41 @@ def run(
     target: str, scenario: str, defect: str | None, request: pytest.FixtureRequest, tmp: Path
 ) -> list[Verdict]:
     toxiproxy: ToxiproxyClient | None = None
+    used: list[list[str]] = []
     if target == "process":
         toxiproxy = request.getfixturevalue("toxiproxy")
     else:
         request.getfixturevalue("docker_engine")
+        used = force_compose(request, "v1" if target == "compose-v1" else "v2")
     options = RunOptions(
         time_scale=SCALE,
-        target=target,
+        target=target.split("-")[0],
         sut_env={"DEFECT": defect} if defect else {},
         toxiproxy_url=toxiproxy.url if toxiproxy else None,
         reports_dir=tmp,
     )
     result = Runner(options).run(prepare(ROOT / "scenarios" / f"{scenario}.yaml", None))
+    if target != "process":  # the compose it was meant to run on, and no other
+        assert used, "the compose target never picked a compose command"
+        assert all((c[-1] == "compose") == (target == "compose-v2") for c in used), used
     if toxiproxy is not None:
         assert [p for p in toxiproxy.proxies() if p.startswith(result.run_id)] == []
     return result.verdicts
+
+
+def force_compose(request: pytest.FixtureRequest, version: str) -> list[list[str]]:
+    """Run on compose ``version`` ($HARNESS_COMPOSE); the commands the target picked."""
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv(compose_target.COMPOSE_ENV, version)
+    used: list[list[str]] = []
+    pick = compose_target.compose_command
+
+    def spy() -> list[str]:
+        used.append(pick())
+        return used[-1]
+
+    monkeypatch.setattr(compose_target, "compose_command", spy)
+    return used
 
 
 def table(verdicts: list[Verdict]) -> str:

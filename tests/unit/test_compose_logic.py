@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ScenarioError
+from harness.errors import ConfigError, ScenarioError, TargetError
 from harness.system import HealthCheck, load_system
 from harness.targets.compose import (
+    COMPOSE_ENV,
     _compose_failure,
     _parse_docker_time,
+    compose_command,
     probe_published,
     project_name,
 )
@@ -164,3 +166,78 @@ def test_compose_section_problems_are_located(
         + 1
     )
     assert problem.message == message
+
+
+# --- which compose: $HARNESS_COMPOSE ---------------------------------------------------------
+
+
+def stub_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, v2: bool, v1: bool) -> Path:
+    """A PATH with only stub ``docker`` (answering ``compose version`` when v2) and stub
+    ``docker-compose`` commands: the real ones must not decide these tests."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stubs = {"docker": 'test "$1" = compose && exit ' + ("0" if v2 else "1")}
+    if v1:
+        stubs["docker-compose"] = "exit 0"
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    return bin_dir
+
+
+@pytest.mark.parametrize(
+    ("forced", "picked"), [(None, "v2"), ("auto", "v2"), ("v2", "v2"), ("V1", "v1")]
+)
+def test_compose_is_v2_unless_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forced: str | None, picked: str
+) -> None:
+    bin_dir = stub_path(tmp_path, monkeypatch, v2=True, v1=True)
+    if forced is None:
+        monkeypatch.delenv(COMPOSE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(COMPOSE_ENV, forced)
+    expected = {"v2": [str(bin_dir / "docker"), "compose"], "v1": [str(bin_dir / "docker-compose")]}
+    assert compose_command() == expected[picked]
+
+
+def test_compose_falls_back_to_v1_unless_v2_is_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = stub_path(tmp_path, monkeypatch, v2=False, v1=True)
+    monkeypatch.delenv(COMPOSE_ENV, raising=False)
+    assert compose_command() == [str(bin_dir / "docker-compose")]
+    monkeypatch.setenv(COMPOSE_ENV, "v2")
+    with pytest.raises(TargetError) as caught:
+        compose_command()
+    assert "`docker compose` (v2) is not installed ($HARNESS_COMPOSE=v2)" in caught.value.what
+    assert "make compose-v2" in caught.value.hint
+
+
+def test_forced_v1_missing_is_not_replaced_by_v2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub_path(tmp_path, monkeypatch, v2=True, v1=False)
+    monkeypatch.setenv(COMPOSE_ENV, "v1")
+    with pytest.raises(TargetError, match=r"`docker-compose` \(v1\) is not installed"):
+        compose_command()
+
+
+def test_unknown_compose_version_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(COMPOSE_ENV, "v3")
+    with pytest.raises(ConfigError) as caught:
+        compose_command()
+    assert caught.value.actual == "'v3'"
+    assert "v2 (docker compose), v1 (docker-compose) or auto" in caught.value.expected
+
+
+def test_a_failed_pull_on_compose_v2_names_the_image() -> None:
+    output = (
+        " Image chaos-policy-harness/absent:none Pulling \n"
+        ' Image chaos-policy-harness/absent:none Error Get "https://registry-1.docker.io/v2/": '
+        "dial tcp: lookup registry-1.docker.io: no such host\n"
+        'Error response from daemon: Get "https://registry-1.docker.io/v2/": no such host'
+    )
+    error = _compose_failure(COMMAND, output, Path("compose.yaml"))
+    assert error.what.endswith("cannot be pulled: chaos-policy-harness/absent:none")
+    assert "make images" in error.hint
