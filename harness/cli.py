@@ -146,8 +146,14 @@ def validate(files: tuple[Path, ...], system: Path | None) -> None:
 
 
 @main.command()
-def schema() -> None:
+@click.option("--system", "of_system", is_flag=True, help="the system file's schema instead")
+def schema(of_system: bool) -> None:
     """Print the JSON Schema of the scenario format (for editor completion)."""
+    if of_system:
+        from harness.system import json_schema as system_schema
+
+        click.echo(json.dumps(system_schema(), indent=2))
+        return
     from harness.scenario import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))

@@ -1,21 +1,32 @@
 """The promises a scenario expects the automation to keep, one model per policy.
 
 Bounds (``within``) are written as the policy states them and scaled by the run's time scale.
-The action names default to the reference system's events (docs/catalog.md) and can be renamed
-for a system that reports its automation differently.
+Event names default to the system's contract (``contract:`` in its system file,
+docs/contract.md); a field set here names other events for this expectation only.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from harness.contract import Names
 from harness.durations import Duration, Fraction
 from harness.spec import Model
 
-ORDER_ACCEPTED, ORDER_COMPLETED, ORDER_FAILED = "order.accepted", "order.completed", "order.failed"
-PAYMENT_CALL, PAYMENT_CHARGED = "payment.call", "payment.charged"
+ROLE = "x-contract-role"
+"""The JSON Schema key of a field's contract roles (comma-separated), read by ``resolve``."""
+
+
+def _role(*roles: str) -> Any:
+    """Event names, by default the contract's ``roles`` (``automation.pause``)."""
+    default = " and ".join(roles)
+    return Field(
+        default=(),
+        description=f"event name(s); default: the contract's {default}",
+        json_schema_extra={ROLE: ",".join(roles)},
+    )
 
 
 class SteadyStateExpectation(Model):
@@ -30,8 +41,8 @@ class PausesExpectation(Model):
 
     policy: Literal["pauses"]
     within: Duration = 30.0
-    pause_action: str = "workflow.pause"
-    failure_actions: list[str] = Field(default_factory=lambda: [ORDER_FAILED])
+    pause_action: Names = _role("automation.pause")
+    failure_actions: Names = _role("work.failed")
 
 
 class ResumesExpectation(Model):
@@ -39,8 +50,8 @@ class ResumesExpectation(Model):
 
     policy: Literal["resumes"]
     within: Duration = 30.0
-    resume_action: str = "workflow.resume"
-    progress_actions: list[str] = Field(default_factory=lambda: [ORDER_COMPLETED])
+    resume_action: Names = _role("automation.resume")
+    progress_actions: Names = _role("work.completed")
 
 
 class IsolatesExpectation(Model):
@@ -51,10 +62,10 @@ class IsolatesExpectation(Model):
     max_calls_while_open: int = Field(
         default=20, ge=0, description="ceiling of calls to the dependency while the breaker is open"
     )
-    open_action: str = "breaker.open"
-    close_action: str = "breaker.close"
-    retry_action: str = "retry.scheduled"
-    call_action: str = Field(default=PAYMENT_CALL, description="the dependency's own call log")
+    open_action: Names = _role("automation.breaker_open")
+    close_action: Names = _role("automation.breaker_close")
+    retry_action: Names = _role("automation.retry")
+    call_action: Names = _role("dependency.call")
 
 
 class ResumesFromCheckpointExpectation(Model):
@@ -62,17 +73,18 @@ class ResumesFromCheckpointExpectation(Model):
 
     policy: Literal["resumes_from_checkpoint"]
     within: Duration = Field(default=30.0, description="from the restart to checkpoint.resume")
-    resume_action: str = "checkpoint.resume"
-    accepted_action: str = ORDER_ACCEPTED
-    completed_action: str = ORDER_COMPLETED
+    resume_action: Names = _role("automation.checkpoint_resume")
+    accepted_action: Names = _role("work.accepted")
+    completed_action: Names = _role("work.completed")
+    failed_action: Names = _role("work.failed")
 
 
 class IgnoresDuplicatesExpectation(Model):
     """Duplicated requests (one idempotency key) have exactly one effect."""
 
     policy: Literal["ignores_duplicates"]
-    effect_action: str = ORDER_ACCEPTED
-    charge_action: str = PAYMENT_CHARGED
+    effect_action: Names = _role("work.accepted")
+    charge_action: Names = _role("work.effect")
 
 
 class RollsBackExpectation(Model):
@@ -80,7 +92,7 @@ class RollsBackExpectation(Model):
 
     policy: Literal["rolls_back"]
     within: Duration = 300.0
-    rollback_action: str = "rollback"
+    rollback_action: Names = _role("automation.rollback")
     max_error_rate: float = Field(
         default=0.05, ge=0, le=1, description="of workload requests after the rollback"
     )
@@ -91,17 +103,17 @@ class EscalatesExpectation(Model):
 
     policy: Literal["escalates"]
     within: Duration = 180.0
-    progress_actions: list[str] = Field(default_factory=lambda: [ORDER_COMPLETED])
+    progress_actions: Names = _role("work.completed")
 
 
 class NoDataLostExpectation(Model):
     """Reconciliation: every accepted order completed once, charged once; none lost."""
 
     policy: Literal["no_data_lost"]
-    accepted_action: str = ORDER_ACCEPTED
-    completed_action: str = ORDER_COMPLETED
-    failed_action: str = ORDER_FAILED
-    charge_action: str = PAYMENT_CHARGED
+    accepted_action: Names = _role("work.accepted")
+    completed_action: Names = _role("work.completed")
+    failed_action: Names = _role("work.failed")
+    charge_action: Names = _role("work.effect")
     allow_failed: bool = Field(default=False, description="count failed orders as accounted for")
 
 
@@ -110,11 +122,8 @@ class EscalatesOnConflictExpectation(Model):
 
     policy: Literal["escalates_on_conflict"]
     within: Duration = Field(default=60.0, description="the escalation comes this soon after")
-    progress_actions: list[str] = Field(default_factory=lambda: [ORDER_COMPLETED])
-    forbidden_actions: list[str] = Field(
-        default_factory=lambda: ["workflow.pause", "workflow.resume", "rollback", "restart"],
-        description="automation actions that must not be taken while the signals disagree",
-    )
+    progress_actions: Names = _role("work.completed")
+    forbidden_actions: Names = _role("automation.pause", "automation.resume", "automation.rollback")
 
 
 class BoundedRecoveryExpectation(Model):
@@ -128,10 +137,7 @@ class BoundedRecoveryExpectation(Model):
     max_recoveries: int = Field(default=3, ge=0)
     window: Duration = Field(default=3600.0, description="sliding window (scaled)")
     within: Duration = Field(default=60.0, description="escalation after the bound is exceeded")
-    recovery_actions: list[str] = Field(
-        default_factory=lambda: ["checkpoint.resume"],
-        description="events that mark one automatic recovery of the service that emits them",
-    )
+    recovery_actions: Names = _role("automation.recovery")
 
 
 class UserImpactExpectation(Model):
@@ -146,7 +152,7 @@ class UserImpactExpectation(Model):
     max_error_rate: Fraction = Field(default=0.01, ge=0, le=1, description="of the requests")
     max_p99: Duration | None = Field(default=None, description="real time, not scaled")
     no_5xx_while_paused: bool = True
-    pause_action: str = "workflow.pause"
+    pause_action: Names = _role("automation.pause")
 
 
 Expectation = Annotated[

@@ -10,7 +10,11 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from pydantic import BaseModel
+
+from harness.contract import Contract
 from harness.drills import Runbook, load_runbook
 from harness.errors import Problem, ScenarioError
 from harness.probespec import Checks
@@ -19,6 +23,7 @@ from harness.system import SystemSpec, load_system
 from harness.yamlsource import Loc, locate, read_yaml
 
 SUFFIXES = (".yaml", ".yml")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -141,9 +146,36 @@ def prepare(path: Path, default_system: Path | None) -> Prepared:
     if problems:
         raise ScenarioError(what="the scenario does not fit its system", problems=problems)
     runbook = _runbook(path, scenario, system) if scenario.drill else None
+    scenario = with_contract(scenario, system.contract)
     return Prepared(
         path=path, scenario=scenario, system_path=system_path, system=system, runbook=runbook
     )
+
+
+def with_contract(scenario: Scenario, contract: Contract) -> Scenario:
+    """The scenario with every request that names no idempotency header given the contract's.
+
+    A request that sets ``idempotency_header`` (to a name, or to null: none) keeps it.
+    """
+    header = contract.requests.idempotency_header
+
+    def fill(spec: M) -> M:
+        if "idempotency_header" in spec.model_fields_set:
+            return spec
+        return spec.model_copy(update={"idempotency_header": header})
+
+    update: dict[str, object] = {}
+    if scenario.workload is not None:
+        update["workload"] = fill(scenario.workload)
+    if scenario.load is not None and scenario.load.requests:
+        requests = [fill(r) for r in scenario.load.requests]
+        update["load"] = scenario.load.model_copy(update={"requests": requests})
+    faults = [
+        f.model_copy(update={"request": fill(f.request)}) if isinstance(f, DuplicateFault) else f
+        for f in scenario.faults
+    ]
+    update["faults"] = faults
+    return scenario.model_copy(update=update)
 
 
 def _runbook(path: Path, scenario: Scenario, system: SystemSpec) -> Runbook:

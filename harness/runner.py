@@ -132,7 +132,7 @@ class Runner:
         run_dir = self.options.reports_dir / "runs" / run_id
         (run_dir / "logs").mkdir(parents=True)
         shutil.copyfile(prepared.path, run_dir / "scenario.yaml")
-        timeline = Timeline(self.options.time_scale)
+        timeline = Timeline(self.options.time_scale, contract=prepared.system.contract)
         state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
         stack = ExitStack()
         aborted: Aborted | None = None

@@ -124,7 +124,9 @@ class Workload(Model):
     url: str
     json_: dict[str, JsonScalar] | None = Field(default=None, alias="json")
     idempotency_header: str | None = Field(
-        default="Idempotency-Key", description="header carrying a fresh key per request"
+        default=None,
+        description="header carrying a fresh key per request; default: the system contract's "
+        "requests.idempotency_header; null: none",
     )
     timeout: Duration = 2.0
 
@@ -138,7 +140,9 @@ class LoadRequest(Model):
     url: str = Field(description="'{api}/orders': an endpoint name of the system, then a path")
     json_: dict[str, JsonScalar] | None = Field(default=None, alias="json")
     idempotency_header: str | None = Field(
-        default="Idempotency-Key", description="header carrying a fresh key per request"
+        default=None,
+        description="header carrying a fresh key per request; default: the system contract's "
+        "requests.idempotency_header; null: none",
     )
 
 

@@ -40,6 +40,8 @@ class RequestSpec(Model):
     url: str
     json_: dict[str, JsonScalar] | None = Field(default=None, alias="json")
     idempotency_header: str | None = Field(
-        default="Idempotency-Key", description="header carrying the request's idempotency key"
+        default=None,
+        description="header carrying the request's idempotency key; default: the system "
+        "contract's requests.idempotency_header; null: none",
     )
     timeout: Duration = Field(default=2.0, description="per request; real time, not scaled")

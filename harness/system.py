@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from harness.contract import Contract
 from harness.durations import Duration
 from harness.yamlsource import Loc, load_model
 
@@ -111,6 +112,10 @@ class SystemSpec(_Model):
     compose: ComposeSpec | None = Field(
         default=None, description="how the compose target runs it; absent: process target only"
     )
+    contract: Contract = Field(
+        default_factory=Contract,
+        description="the system's vocabulary: what its events and requests mean (docs/contract.md)",
+    )
 
     # field validators, so a problem is located at 'edges:' or 'automation:', not at line 1
     @field_validator("edges")
@@ -191,3 +196,10 @@ def _placeholder_check(spec: Any) -> list[tuple[Loc, str]]:
         for key, value in hook.env.items():
             check(("hooks", hook_name, "env", key), value, frozenset(_HOOK_ONLY))
     return problems
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the system file format, for editors (yaml-language-server)."""
+    schema = SystemSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

@@ -2,7 +2,8 @@
 
 A run *records* into a ``Timeline``; policies *judge* it afterwards as pure functions. Offsets
 (``t``) are seconds since the run started, read from a monotonic clock. The time scale of the run
-travels with the timeline, so a stored timeline can be judged again with the same bounds.
+and the system's contract (its vocabulary, ``harness/contract.py``) travel with the timeline, so
+a stored timeline can be judged again with the same bounds and the same names.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+
+from harness.contract import Contract
 
 JsonScalar = str | int | float | bool | None
 
@@ -222,10 +225,12 @@ class Timeline:
         monotonic: Callable[[], float] = time.monotonic,
         started_at: datetime | None = None,
         entries: Sequence[Entry] = (),
+        contract: Contract | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError(f"time scale must be positive, got {time_scale}")
         self.time_scale = time_scale
+        self.contract = contract or Contract()
         self.started_at = started_at or datetime.now(UTC)
         self._monotonic = monotonic
         self._origin = monotonic()
@@ -264,13 +269,14 @@ class Timeline:
         return tuple(e for e in self.entries if isinstance(e, kind))
 
     def events(
-        self, action: str | None = None, *, prefix: str | None = None
+        self, action: str | Sequence[str] | None = None, *, prefix: str | None = None
     ) -> tuple[EventEntry, ...]:
-        """Events, optionally only those with this exact action or action prefix."""
+        """Events, optionally only those with this exact action (or one of these), or prefix."""
+        names = (action,) if isinstance(action, str) else action
         return tuple(
             e
             for e in self.of(EventEntry)
-            if (action is None or e.action == action)
+            if (names is None or e.action in names)
             and (prefix is None or e.action.startswith(prefix))
         )
 
@@ -293,18 +299,20 @@ class Timeline:
         doc = {
             "time_scale": self.time_scale,
             "started_at": self.started_at.isoformat(),
+            "contract": self.contract.model_dump(mode="json", exclude_defaults=True),
             "entries": _ENTRIES.dump_python(list(self.entries), mode="json"),
         }
         return json.dumps(doc, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> Timeline:
-        """Rebuild a stored timeline, to judge it again."""
+        """Rebuild a stored timeline, to judge it again (one without a contract: an empty one)."""
         doc = json.loads(text)
         return cls(
             float(doc["time_scale"]),
             started_at=datetime.fromisoformat(doc["started_at"]),
             entries=_ENTRIES.validate_python(doc["entries"]),
+            contract=Contract.model_validate(doc.get("contract") or {}),
         )
 
     def write(self, path: Path) -> None:

@@ -15,10 +15,12 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from harness.contract import EventFields
 from harness.timeline import EscalationEntry, EventEntry, JsonScalar, Timeline
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,11 @@ MAX_BODY = 1 << 20
 STALL_TIMEOUT = 5.0  # seconds a client may stall mid-request
 BODY_TIMEOUT = 10.0  # seconds a client may take to send a whole body, however it trickles
 LINGER = 2.0  # seconds to drop what a refused client still sends, so that it reads the answer
-_EVENT_FIELDS = {"action", "service", "trigger", "expected_outcome", "actual_outcome"}
-_KNOWN = _EVENT_FIELDS | {"duration_ms", "correlation_id", "ts"}
+_EVENT_FIELDS = {"trigger", "expected_outcome", "actual_outcome"}
+_KNOWN = _EVENT_FIELDS | {"duration_ms", "correlation_id"}
+FLATTEN_DEPTH = 4
+"""Nested objects in an event become dotted attributes (``job.id``) down to this depth."""
+DEFAULT_FIELDS = EventFields()
 
 
 class RejectedPayload(ValueError):
@@ -35,29 +40,50 @@ class RejectedPayload(ValueError):
 
 
 def parse_event(
-    obj: Any, *, t: float, source: Literal["http", "stdout"], service: str = ""
+    obj: Any,
+    *,
+    t: float,
+    source: Literal["http", "stdout"],
+    service: str = "",
+    fields: EventFields = DEFAULT_FIELDS,
 ) -> EventEntry:
-    """Turn one event object into a timeline entry; raise RejectedPayload if it is not one."""
+    """Turn one event object into a timeline entry; raise RejectedPayload if it is not one.
+
+    ``fields`` names the keys of the system's events (the contract's ``event_fields``): its
+    action, service and timestamp may be called otherwise (``event``, ``logger``, ...). Every
+    other key is an attribute; nested objects are flattened to dotted names (``job.id``).
+    """
     if not isinstance(obj, dict):
         raise RejectedPayload(f"an event must be a JSON object, got {type(obj).__name__}")
-    action = obj.get("action")
+    action = obj.get(fields.action)
     if not isinstance(action, str) or not action:
-        raise RejectedPayload("an event needs a non-empty string 'action'")
-    text = {k: _text(obj.get(k)) for k in _EVENT_FIELDS - {"action"}}
+        raise RejectedPayload(f"an event needs a non-empty string {fields.action!r}")
+    text = {k: _text(obj.get(k)) for k in _EVENT_FIELDS}
     duration = obj.get("duration_ms")
+    own = {fields.action, fields.service, fields.ts, *_KNOWN}
     return EventEntry(
         t=t,
         action=action,
-        service=text["service"] or service,
+        service=_text(obj.get(fields.service)) or service,
         trigger=text["trigger"],
         expected_outcome=text["expected_outcome"],
         actual_outcome=text["actual_outcome"],
         duration_ms=float(duration) if isinstance(duration, int | float) else None,
         correlation_id=_text(obj.get("correlation_id")),
-        sut_ts=_text(obj.get("ts")),
+        sut_ts=_text(obj.get(fields.ts)),
         source=source,
-        attributes={k: v for k, v in obj.items() if k not in _KNOWN and _scalar(v)},
+        attributes=dict(_flatten({k: v for k, v in obj.items() if k not in own})),
     )
+
+
+def _flatten(obj: dict[str, Any], prefix: str = "", depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """Scalar values of ``obj``, nested objects as ``outer.inner`` (lists are left out)."""
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and depth < FLATTEN_DEPTH:
+            yield from _flatten(value, f"{name}.", depth + 1)
+        elif _scalar(value):
+            yield name, value
 
 
 def parse_escalations(obj: Any, *, t: float) -> list[EscalationEntry]:
@@ -160,7 +186,11 @@ class Collector:
             return False
         try:
             entry = parse_event(
-                json.loads(text), t=self.timeline.now(), source="stdout", service=service
+                json.loads(text),
+                t=self.timeline.now(),
+                source="stdout",
+                service=service,
+                fields=self.timeline.contract.event_fields,
             )
         except (ValueError, RecursionError):  # RejectedPayload is a ValueError
             return False
@@ -179,7 +209,8 @@ class Collector:
         if path == "/events":
             items = obj if isinstance(obj, list) else [obj]
             entries: list[EventEntry | EscalationEntry] = [
-                parse_event(item, t=t, source="http") for item in items
+                parse_event(item, t=t, source="http", fields=self.timeline.contract.event_fields)
+                for item in items
             ]
         elif path == "/escalations":
             entries = list(parse_escalations(obj, t=t))

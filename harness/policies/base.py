@@ -8,6 +8,7 @@ entries that prove it, so a report can show the evidence and not only the conclu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from harness.clock import format_offset
+from harness.contract import MissingVocabulary
 from harness.durations import render_duration
 from harness.timeline import Entry, Timeline, TrafficEntry
 
@@ -54,11 +56,32 @@ C = TypeVar("C", bound=Check)
 
 
 def policy(name: str) -> Callable[[C], C]:
-    """Register ``check`` as the policy called ``name`` (the ``policy:`` key of an expectation)."""
+    """Register ``check`` as the policy called ``name`` (the ``policy:`` key of an expectation).
+
+    The registered check judges the expectation with its event names filled in from the
+    timeline's contract (``vocabulary.resolve``); a name the policy needs that nobody declared
+    makes its verdict broken, saying what to declare.
+    """
 
     def register(check: C) -> C:
-        POLICIES[name] = check
-        return check
+        @functools.wraps(check)
+        def judged(expectation: Any, timeline: Timeline) -> Verdict:
+            from harness.policies.vocabulary import resolve
+
+            try:
+                return check(resolve(expectation, timeline.contract), timeline)
+            except MissingVocabulary as missing:
+                within = getattr(expectation, "within", None)
+                return Verdict(
+                    policy=name,
+                    status=Status.BROKEN,
+                    summary=str(missing),
+                    bound=within,
+                    scaled_bound=None if within is None else timeline.scaled(within),
+                )
+
+        POLICIES[name] = judged
+        return judged  # type: ignore[return-value]
 
     return register
 

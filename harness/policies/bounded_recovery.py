@@ -1,9 +1,10 @@
 """The ``bounded_recovery`` policy: a service that keeps being recovered is escalated, not hidden.
 
-Each ``recovery_actions`` event is one automatic recovery of the service it names: its
-``target_service`` attribute, else the service that emitted it. A service's first such event,
-if it comes before the first fault, is its start-up (the reference worker reports
-``checkpoint.resume`` at every start), not a recovery.
+Each ``recovery_actions`` event (default: the contract's ``automation.recovery``) is one automatic
+recovery of the service it names: its target service (the contract's
+``attributes.target_service``), else the service that emitted it. A service's first such event,
+if it comes before the first fault, is its start-up (a service may report a recovery at every
+start), not a recovery.
 
 Per service, at each recovery, the recoveries in the sliding window of ``window`` (scaled)
 ending there are counted. The recovery that makes the count exceed ``max_recoveries`` (the
@@ -33,6 +34,7 @@ from harness.policies.common import (
     last_text,
     verdict,
 )
+from harness.policies.vocabulary import need
 from harness.timeline import Entry, EscalationEntry, EventEntry, Timeline
 
 NAME = "bounded_recovery"
@@ -45,9 +47,9 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _recovered(event: EventEntry) -> str:
-    """The service an event says was recovered: ``target_service``, else its emitter."""
-    return attr_text(event, "target_service") or event.service or "?"
+def _recovered(event: EventEntry, timeline: Timeline) -> str:
+    """The service an event says was recovered: its target service, else its emitter."""
+    return attr_text(event, timeline.contract.attributes.target_service) or event.service or "?"
 
 
 def _by_service(
@@ -62,7 +64,7 @@ def _by_service(
     for event in timeline.events():
         if event.action not in exp.recovery_actions:
             continue
-        service = _recovered(event)
+        service = _recovered(event, timeline)
         if service not in seen and event.t < first_fault:
             startups.append(event)
         else:
@@ -119,7 +121,7 @@ def _judge_breach(
         text = f"{cut_short(timeline, bound, f'the {ordinal(n)} recovery of {service}')}"
         text += ": cannot tell"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, breach)
-    last = last_automation_event(timeline, deadline, "escalate")
+    last = last_automation_event(timeline, deadline, timeline.contract.automation.escalate)
     text = f"{head}, no escalation within {bound}"
     late = next((e for e in timeline.of(EscalationEntry) if e.t > deadline), None)
     if late is not None:
@@ -150,12 +152,13 @@ def _within_bound(
 @policy(NAME)
 def check(exp: BoundedRecoveryExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every breach of the recovery bound was escalated in time."""
+    need(exp, "recovery_actions")
     recoveries, startups = _by_service(exp, timeline)
     actions = " or ".join(exp.recovery_actions)
     if not recoveries:
         text = f"no {actions} in the timeline: nothing recovered, nothing to bound; cannot tell"
         if startups:
-            seen = ", ".join(f"{_recovered(e)} at {format_offset(e.t)}" for e in startups)
+            seen = ", ".join(f"{_recovered(e, timeline)} at {format_offset(e.t)}" for e in startups)
             text = f"no recovery: the only {actions} came at start-up, before the first fault "
             text += f"({seen}); nothing to bound, cannot tell"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, *startups[:SHOWN])

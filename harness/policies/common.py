@@ -39,22 +39,59 @@ def verdict(
     )
 
 
-def pause_in_force(timeline: Timeline, at: float, pause: str, resume: str) -> EventEntry | None:
+def pause_in_force(
+    timeline: Timeline, at: float, pause: Sequence[str], resume: Sequence[str]
+) -> EventEntry | None:
     """The ``pause`` event still in force at offset ``at`` (no ``resume`` since), or None."""
     held: EventEntry | None = None
     for event in timeline.events():
         if event.t > at:
             break
-        if event.action in (pause, resume):
-            held = event if event.action == pause else None
+        if event.action in pause:
+            held = event
+        elif event.action in resume:
+            held = None
     return held
 
 
-def last_automation_event(timeline: Timeline, until: float, *actions: str) -> EventEntry | None:
-    """The last event by ``until`` of a service that emitted ``actions`` or automation.start."""
+def last_automation_event(
+    timeline: Timeline, until: float, *actions: Sequence[str]
+) -> EventEntry | None:
+    """The last event by ``until`` of a service that emitted ``actions`` or announced itself.
+
+    A service announces itself as the automation with the contract's ``automation.start``.
+    """
     events = timeline.events()
-    services = {e.service for e in events if e.action in (*actions, "automation.start")}
+    names = {n for group in (*actions, timeline.contract.automation.start) for n in group}
+    services = {e.service for e in events if e.action in names}
     return next((e for e in reversed(events) if e.t <= until and e.service in services), None)
+
+
+def event_text(event: EventEntry, path: str) -> str | None:
+    """The value at ``path`` of an event, as text, or None.
+
+    ``path`` is one of its fields (``correlation_id``), else an attribute (``order_id``,
+    ``job.id`` for a nested one, or ``attributes.order_id``).
+    """
+    if path in _FIELDS:
+        value = getattr(event, path)
+        if value is not None:
+            return str(value)
+    found = event.attributes.get(path.removeprefix("attributes."))
+    return None if found is None else str(found)
+
+
+_FIELDS = frozenset(EventEntry.model_fields) - {"attributes", "kind", "t"}
+
+
+def work_id(event: EventEntry, timeline: Timeline) -> str | None:
+    """The id of the work an event is about, where the contract says it is (``work.id``)."""
+    return event_text(event, timeline.contract.work.id)
+
+
+def work_key(event: EventEntry, timeline: Timeline) -> str | None:
+    """The idempotency key an event carries, where the contract says it is (``work.key``)."""
+    return event_text(event, timeline.contract.work.key)
 
 
 def fault_text(inject: FaultEntry) -> str:
@@ -75,14 +112,13 @@ def cut_short(timeline: Timeline, bound: str, after: str) -> str:
 
 
 def attr_text(event: EventEntry, name: str) -> str | None:
-    """An event attribute as text (attributes may arrive as str, int or float), or None."""
-    value = event.attributes.get(name)
-    return None if value is None else str(value)
+    """An event attribute (or field) as text (values may arrive as str, int or float), or None."""
+    return event_text(event, name)
 
 
 def attr_number(event: EventEntry, name: str) -> float | None:
     """An event attribute as a number (``"250"``, ``250`` and ``250.0`` alike), or None."""
-    value = event.attributes.get(name)
+    value = event.attributes.get(name.removeprefix("attributes."))
     if value is None or isinstance(value, bool):
         return None
     try:

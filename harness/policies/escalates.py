@@ -1,8 +1,9 @@
 """The ``escalates`` policy: a human is called when, and only when, the automation cannot recover.
 
 For each fault window, the bound runs from the inject: ``deadline = inject + within`` (scaled).
-The work *recovered* if the fault was healed by then and a ``progress_actions`` event followed
-the heal by then too (a fault never healed has not recovered).
+The work *recovered* if the fault was healed by then and a ``progress_actions`` event (default:
+the contract's ``work.completed``) followed the heal by then too (a fault never healed has not
+recovered).
 
 - Not recovered: exactly one escalation in ``[inject, deadline]``, with a runbook link and a
   severity (an escalation without a runbook link is a defect of the automation); and no second
@@ -25,6 +26,7 @@ from harness.policies.common import (
     last_text,
     verdict,
 )
+from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, EscalationEntry, EventEntry, FaultWindow, Timeline
 
 NAME = "escalates"
@@ -53,7 +55,7 @@ def _unrecovered(exp: EscalatesExpectation, timeline: Timeline, window: FaultWin
     deadline = window.start + timeline.scaled(exp.within)
     if window.heal is None or window.heal.t > deadline:
         return f"the fault was still active at {format_offset(deadline)}"
-    progress = " or ".join(exp.progress_actions)
+    progress = names_text(exp.progress_actions)
     return (
         f"healed at {format_offset(window.heal.t)}, but no {progress} by {format_offset(deadline)}"
     )
@@ -116,7 +118,7 @@ def _judge_unrecovered(
     if timeline.end() < deadline:
         text = f"{cut_short(timeline, bound, name)}: cannot tell"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, window.inject)
-    last = last_automation_event(timeline, deadline, "escalate")
+    last = last_automation_event(timeline, deadline, timeline.contract.automation.escalate)
     text = f"no escalation within {bound} after {name} although work had not recovered "
     text += f"({_unrecovered(exp, timeline, window)})"
     late = next((e for e in timeline.of(EscalationEntry) if e.t > deadline), None)
@@ -129,6 +131,7 @@ def _judge_unrecovered(
 @policy(NAME)
 def check(exp: EscalatesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether each fault was escalated once, with a runbook, exactly when it had to be."""
+    need(exp, "progress_actions")
     windows = timeline.fault_windows()
     if not windows:
         text = "no fault was injected: nothing to escalate"

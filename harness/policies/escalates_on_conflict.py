@@ -34,6 +34,7 @@ from harness.policies.common import (
     last_text,
     verdict,
 )
+from harness.policies.vocabulary import names_text, need
 from harness.timeline import (
     EscalationEntry,
     EventEntry,
@@ -49,7 +50,9 @@ GRACE = 0.1  # share of the bound in which work in flight at the inject may stil
 
 
 def _or_list(names: Sequence[str]) -> str:
-    """``a, b or c``."""
+    """``a, b or c`` (``forbidden action`` when the contract declares none)."""
+    if not names:
+        return "forbidden action (the contract declares no pause, resume or rollback)"
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
@@ -63,7 +66,7 @@ def _health_text(samples: Sequence[ProbeEntry]) -> str:
 
 def _stall_text(exp: EscalatesOnConflictExpectation, since: EventEntry | None, at: float) -> str:
     """``no order.completed for 2.9s``: from the last progress to ``at`` (``at all``: none)."""
-    progress = " or ".join(exp.progress_actions)
+    progress = names_text(exp.progress_actions)
     return f"no {progress} for {elapsed(at - since.t)}" if since else f"no {progress} at all"
 
 
@@ -113,7 +116,7 @@ def _inconclusive(
         if e.action in exp.progress_actions and start + grace <= e.t <= until
     ]
     if moving:
-        text = f"{' or '.join(exp.progress_actions)} kept coming during {name} "
+        text = f"{names_text(exp.progress_actions)} kept coming during {name} "
         text += f"({count(len(moving), 'event')} from {format_offset(start + grace)} to "
         text += f"{format_offset(until)}, the last at {format_offset(moving[-1].t)}): the work "
         text += "was not stuck, so the signals did not disagree; cannot tell"
@@ -155,7 +158,7 @@ def _judge_window(
             text = f"{cut_short(timeline, bound, name)}: cannot tell"
             return verdict(NAME, exp.within, timeline, Status.BROKEN, text, window.inject)
         since = _last_progress(exp, timeline, until)
-        last = last_automation_event(timeline, deadline, "escalate")
+        last = last_automation_event(timeline, deadline, timeline.contract.automation.escalate)
         text = f"no escalation within {bound} after {name} although {_health_text(samples)} "
         text += f"and {_stall_text(exp, since, until)}"
         late = next((e for e in timeline.of(EscalationEntry) if e.t > deadline), None)
@@ -184,6 +187,7 @@ def _judge_window(
 @policy(NAME)
 def check(exp: EscalatesOnConflictExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every fault that made the signals disagree was escalated, not acted on."""
+    need(exp, "progress_actions")
     windows = timeline.fault_windows()
     if not windows:
         text = "no fault was injected: no conflict to escalate"

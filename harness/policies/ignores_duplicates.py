@@ -5,8 +5,10 @@ without one, it is every key that more than one workload request carried, one of
 ``NEAR`` seconds of the fault (the driver sends while injecting, and the inject entry is recorded
 when it returns, so its requests may come just before it). For each key:
 
-- exactly one ``effect_action`` event carries it (its ``idempotency_key`` attribute);
-- at most one ``charge_action`` event carries it, or belongs to one of those effects' orders.
+- exactly one ``effect_action`` event (default: the contract's ``work.accepted``) carries it
+  (where the contract's ``work.key`` says an event carries the key);
+- at most one ``charge_action`` event (the contract's ``work.effect``) carries it, or belongs to
+  one of those effects' work items (``work.id``).
 
 Inconclusive: no such fault; no key to judge; none of the key's requests got an answer; or no
 effect carries the key at all (the system may not report it).
@@ -14,11 +16,14 @@ effect carries the key at all (the system may not report it).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from harness.clock import format_offset
 from harness.expectations import IgnoresDuplicatesExpectation
 from harness.policies.base import Status, Verdict, policy
-from harness.policies.common import attr_text, combine, count, fault_text, verdict
+from harness.policies.common import combine, count, fault_text, verdict, work_id, work_key
 from harness.policies.reconcile import ids_text
+from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, EventEntry, FaultWindow, RequestEntry, Timeline
 
 NAME = "ignores_duplicates"
@@ -34,27 +39,27 @@ def _keys(timeline: Timeline, window: FaultWindow) -> list[str]:
     requests = timeline.of(RequestEntry)
     start, end = window.start - NEAR, (window.end or window.start) + NEAR
     near = [r.idempotency_key for r in requests if start <= r.t <= end and r.idempotency_key]
-    sent = [r.idempotency_key for r in requests]
-    return [key for key in dict.fromkeys(near) if sent.count(key) > 1]
+    sent = Counter(r.idempotency_key for r in requests)
+    return [key for key in dict.fromkeys(near) if sent[key] > 1]
 
 
 def _charges(
     exp: IgnoresDuplicatesExpectation, timeline: Timeline, key: str, effects: list[EventEntry]
 ) -> list[EventEntry]:
-    """The charges under ``key``, or of one of the orders its effects created."""
-    orders = {e.correlation_id for e in effects if e.correlation_id is not None}
+    """The charges under ``key``, or of one of the work items its effects created."""
+    items = {i for i in (work_id(e, timeline) for e in effects) if i is not None}
     return [
         e
         for e in timeline.events(exp.charge_action)
-        if e.correlation_id in orders or attr_text(e, "idempotency_key") in {key, *orders}
+        if work_id(e, timeline) in items or work_key(e, timeline) in {key, *items}
     ]
 
 
 def _sent_text(window: FaultWindow, key: str, requests: list[RequestEntry]) -> str:
-    """``5 requests with Idempotency-Key k-1 (duplicate api at 00:02.0)``."""
+    """``5 requests with idempotency key k-1 (duplicate api at 00:02.0)``."""
     number = len(requests) or window.inject.detail.get("count")
     sent = count(int(number), "request") if isinstance(number, int | float) else "requests"
-    return f"{sent} with Idempotency-Key {key} ({fault_text(window.inject)})"
+    return f"{sent} with idempotency key {key} ({fault_text(window.inject)})"
 
 
 def _judge_key(
@@ -67,34 +72,34 @@ def _judge_key(
     if requests and not answered:
         text = f"none of the {sent} got an answer ({requests[0].error}): cannot tell"
         return verdict(NAME, None, timeline, Status.BROKEN, text, window.inject, requests[0])
-    effects = [
-        e for e in timeline.events(exp.effect_action) if attr_text(e, "idempotency_key") == key
-    ]
+    effects = [e for e in timeline.events(exp.effect_action) if work_key(e, timeline) == key]
     if not effects:
-        text = f"no {exp.effect_action} carries Idempotency-Key {key} after {sent}: cannot tell"
+        what = names_text(exp.effect_action)
+        text = f"no {what} carries idempotency key {key} after {sent}: cannot tell"
         return verdict(NAME, None, timeline, Status.BROKEN, text, window.inject, *answered[:1])
     charges = _charges(exp, timeline, key, effects)
-    orders = [e.correlation_id or "?" for e in effects]
+    orders = [work_id(e, timeline) or "?" for e in effects]
     proof: list[Entry | None] = [window.inject, *effects[:SHOWN], *charges[:SHOWN]]
     if len(effects) == 1 and len(charges) <= 1:
-        once = "charged once" if charges else f"no {exp.charge_action}"
-        text = f"{sent} had exactly one effect: {exp.effect_action} {orders[0]} "
+        once = "charged once" if charges else f"no {names_text(exp.charge_action)}"
+        text = f"{sent} had exactly one effect: {effects[0].action} {orders[0]} "
         text += f"at {format_offset(effects[0].t)}; {once}"
         return verdict(NAME, None, timeline, Status.PASSED, text, *proof)
     if len(effects) > 1:
-        text = f"{sent} had {len(effects)} effects ({exp.effect_action} x{len(effects)}: "
+        text = f"{sent} had {len(effects)} effects ({effects[0].action} x{len(effects)}: "
         text += f"{ids_text(orders)})"
     else:
-        text = f"{sent} had one effect ({exp.effect_action} {orders[0]})"
+        text = f"{sent} had one effect ({effects[0].action} {orders[0]})"
     if len(charges) > 1:
-        each = ids_text(f"{c.correlation_id or '?'} at {format_offset(c.t)}" for c in charges)
-        text += f"{';' if len(effects) > 1 else ' but'} {len(charges)} {exp.charge_action}: {each}"
+        each = ids_text(f"{work_id(c, timeline) or '?'} at {format_offset(c.t)}" for c in charges)
+        text += f"{';' if len(effects) > 1 else ' but'} {len(charges)} {charges[0].action}: {each}"
     return verdict(NAME, None, timeline, Status.FAILED, text, *proof)
 
 
 @policy(NAME)
 def check(exp: IgnoresDuplicatesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every duplicated or replayed request had exactly one effect."""
+    need(exp, "effect_action")
     windows = [
         w for w in timeline.fault_windows() if w.inject.fault_type in ("duplicate", "replay")
     ]
@@ -105,7 +110,7 @@ def check(exp: IgnoresDuplicatesExpectation, timeline: Timeline) -> Verdict:
     for window in windows:
         keys = _keys(timeline, window)
         if not keys:
-            text = f"no Idempotency-Key to judge for {fault_text(window.inject)}: cannot tell"
+            text = f"no idempotency key to judge for {fault_text(window.inject)}: cannot tell"
             verdicts.append(verdict(NAME, None, timeline, Status.BROKEN, text, window.inject))
         verdicts += [_judge_key(exp, timeline, window, key) for key in keys]
     return combine(NAME, None, timeline, verdicts)

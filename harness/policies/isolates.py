@@ -6,9 +6,13 @@ For each window of a network fault (a Toxiproxy type, or any fault on an ``a->b`
   earlier is still open at the inject;
 - while the breaker is open (from an ``open_action`` to the next ``close_action``, the heal or the
   end; half-open trial calls count), at most ``max_calls_while_open`` ``call_action`` events;
-- retries back off: per order, the ``delay_ms`` of successive ``retry_action`` events never
-  shrink, and of three or more the last is larger than the first. A new series starts when the
-  ``attempt`` attribute starts again (the order was requeued and taken again).
+- retries back off: per work item (the contract's ``work.id``), the delays (the contract's
+  ``attributes.retry_delay_ms``) of successive ``retry_action`` events never shrink, and of three
+  or more the last is larger than the first. A new series starts when the attempt number
+  (``attributes.attempt``) starts again (the work was requeued and taken again).
+
+Event names default to the contract's ``automation.breaker_open``/``breaker_close``/``retry`` and
+``dependency.call``.
 
 A window with no ``call_action`` event is inconclusive: the fault never reached traffic.
 """
@@ -31,7 +35,9 @@ from harness.policies.common import (
     last_text,
     pause_in_force,
     verdict,
+    work_id,
 )
+from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, EventEntry, FaultWindow, Timeline
 
 NETWORK_FAULTS = frozenset(
@@ -62,24 +68,26 @@ def _episodes(exp: IsolatesExpectation, timeline: Timeline, start: float, end: f
     for event in timeline.events():
         if not start <= event.t <= end:
             continue
-        if event.action == exp.open_action and current is None:
+        if event.action in exp.open_action and current is None:
             episodes.append((event, current := []))
-        elif event.action == exp.close_action:
+        elif event.action in exp.close_action:
             current = None
-        elif event.action == exp.call_action and current is not None:
+        elif event.action in exp.call_action and current is not None:
             current.append(event)
     return episodes
 
 
-def _series(retries: list[EventEntry]) -> list[list[EventEntry]]:
-    """The retries of each order that carry a ``delay_ms``, split where attempts start again."""
+def _series(timeline: Timeline, retries: list[EventEntry]) -> list[list[EventEntry]]:
+    """The retries of each work item that carry a delay, split where attempts start again."""
+    delay, attempts = _delay(timeline), timeline.contract.attributes.attempt
     series: dict[str, list[list[EventEntry]]] = {}
     for event in retries:
-        if event.correlation_id is None or attr_number(event, "delay_ms") is None:
+        item = work_id(event, timeline)
+        if item is None or attr_number(event, delay) is None:
             continue
-        runs = series.setdefault(event.correlation_id, [])
-        attempt = attr_number(event, "attempt")
-        previous = attr_number(runs[-1][-1], "attempt") if runs else None
+        runs = series.setdefault(item, [])
+        attempt = attr_number(event, attempts)
+        previous = attr_number(runs[-1][-1], attempts) if runs else None
         if not runs or (attempt is not None and previous is not None and attempt <= previous):
             runs.append([])  # the first retry, or attempts start again: requeued, taken again
         runs[-1].append(event)
@@ -90,18 +98,25 @@ def _too_many_calls(exp: IsolatesExpectation, episodes: Episodes) -> _Finding | 
     """The first time the breaker let more calls through than the ceiling, if any."""
     for opened, calls in episodes:
         if len(calls) > exp.max_calls_while_open:
-            text = f"{len(calls)} {exp.call_action} while the breaker was open "
-            text += f"({exp.open_action} at {format_offset(opened.t)}; "
+            text = f"{len(calls)} {names_text(exp.call_action)} while the breaker was open "
+            text += f"({names_text(exp.open_action)} at {format_offset(opened.t)}; "
             text += f"ceiling {exp.max_calls_while_open})"
             return _Finding(text, [opened, calls[exp.max_calls_while_open], calls[-1]])
     return None
 
 
-def _no_backoff(exp: IsolatesExpectation, retries: list[EventEntry]) -> _Finding | None:
-    """The orders whose retry delays shrank, or never grew over three or more retries."""
+def _delay(timeline: Timeline) -> str:
+    return timeline.contract.attributes.retry_delay_ms
+
+
+def _no_backoff(
+    exp: IsolatesExpectation, timeline: Timeline, retries: list[EventEntry]
+) -> _Finding | None:
+    """The work items whose retry delays shrank, or never grew over three or more retries."""
     bad: list[tuple[list[EventEntry], list[Entry | None]]] = []
-    for run in _series(retries):
-        delays = [attr_number(e, "delay_ms") or 0.0 for e in run]
+    delay = _delay(timeline)
+    for run in _series(timeline, retries):
+        delays = [attr_number(e, delay) or 0.0 for e in run]
         shrank = next((i for i in range(1, len(run)) if delays[i] < delays[i - 1]), None)
         if shrank is not None:
             bad.append((run, [run[shrank - 1], run[shrank]]))
@@ -110,10 +125,10 @@ def _no_backoff(exp: IsolatesExpectation, retries: list[EventEntry]) -> _Finding
     if not bad:
         return None
     run, proof = bad[0]
-    shown = [f"{attr_number(e, 'delay_ms') or 0:g}" for e in run]
+    shown = [f"{attr_number(e, delay) or 0:g}" for e in run]
     shown = shown if len(run) <= 6 else [*shown[:4], "...", shown[-1]]
-    text = f"retries did not back off for {count(len(bad), 'order')}: "
-    text += f"{run[0].correlation_id} {exp.retry_action} delays {', '.join(shown)} ms"
+    text = f"retries did not back off for {count(len(bad), timeline.contract.work.noun)}: "
+    text += f"{work_id(run[0], timeline)} {run[0].action} delays {', '.join(shown)} ms"
     text += f" over {len(run)} retries" if len(run) > 6 else ""
     return _Finding(text, proof)
 
@@ -130,11 +145,11 @@ def _unopened(
     deadline = window.start + timeline.scaled(exp.within)
     last = last_automation_event(timeline, deadline, exp.open_action, exp.retry_action)
     text = (
-        f"{exp.open_action} came {elapsed(late.t - window.start)} after {name}, later than {bound}"
+        f"{late.action} came {elapsed(late.t - window.start)} after {name}, later than {bound}"
         if late
-        else f"no {exp.open_action} within {bound} after {name}"
+        else f"no {names_text(exp.open_action)} within {bound} after {name}"
     )
-    text += f"; {len(calls)} {exp.call_action} during the fault "
+    text += f"; {len(calls)} {names_text(exp.call_action)} during the fault "
     text += f"(ceiling {exp.max_calls_while_open} while open); {last_text(last)}"
     return _Finding(text, [late, calls[0], calls[-1], last])
 
@@ -149,10 +164,11 @@ def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWin
         for a in (exp.call_action, exp.retry_action)
     )
     if not calls:
-        text = f"no {exp.call_action} during {name}: the fault never reached traffic; cannot tell"
+        text = f"no {names_text(exp.call_action)} during {name}: the fault never reached "
+        text += "traffic; cannot tell"
         return verdict("isolates", exp.within, timeline, Status.BROKEN, text, window.inject)
     episodes = _episodes(exp, timeline, start, end)
-    found = (_too_many_calls(exp, episodes), _no_backoff(exp, retries))
+    found = (_too_many_calls(exp, episodes), _no_backoff(exp, timeline, retries))
     problems = [p for p in found if p is not None]
     first = episodes[0][0] if episodes else None  # in force at the inject, or later
     opened = first if first is not None and first.t <= deadline else None
@@ -164,27 +180,30 @@ def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWin
         head = ""
     else:
         when = "in force at" if opened.t < start else f"{elapsed(opened.t - start)} after"
-        head = f"{exp.open_action} {when} {name} (bound {bound})"
+        head = f"{names_text(exp.open_action)} {when} {name} (bound {bound})"
     proof = [window.inject, opened, *(e for p in problems for e in p.proof)]
     if problems:
         text = (f"{head}, but " if head else "") + "; ".join(p.text for p in problems)
         return verdict("isolates", exp.within, timeline, Status.FAILED, text, *proof)
     most = max(len(c) for _, c in episodes)
-    text = f"{head}; at most {most} {exp.call_action} while open "
+    text = f"{head}; at most {most} {names_text(exp.call_action)} while open "
     text += f"(ceiling {exp.max_calls_while_open}); "
-    orders = count(len({e.correlation_id for e in retries}), "order")
-    text += f"retries of {orders} backed off" if retries else "no retries"
+    items = count(len({work_id(e, timeline) for e in retries}), timeline.contract.work.noun)
+    text += f"retries of {items} backed off" if retries else "no retries"
     return verdict("isolates", exp.within, timeline, Status.PASSED, text, *proof)
 
 
 @policy("isolates")
 def check(exp: IsolatesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every network fault was isolated by a breaker, with retries backing off."""
+    need(exp, "open_action")
+    need(exp, "call_action")
     windows = [w for w in timeline.fault_windows() if _is_network(w)]
     if not windows:
         text = "no network fault was injected: nothing to isolate"
         return verdict("isolates", exp.within, timeline, Status.BROKEN, text)
-    actions = (exp.open_action, exp.close_action, exp.retry_action, "automation.start")
+    actions = (*exp.open_action, *exp.close_action, *exp.retry_action)
+    actions += timeline.contract.automation.start
     if not any(e.action in actions for e in timeline.events()):
         text = f"the automation never reported ({', '.join(actions)}): cannot tell"
         return verdict("isolates", exp.within, timeline, Status.BROKEN, text, windows[0].inject)

@@ -1,4 +1,4 @@
-"""The ``no_data_lost`` policy: every accepted order accounted for, exactly once.
+"""The ``no_data_lost`` policy: every accepted work item accounted for, exactly once.
 
 Reconciliation over the whole timeline (``reconcile.py``), the kinds of violation being:
 
@@ -18,6 +18,7 @@ from harness.expectations import NoDataLostExpectation
 from harness.policies.base import Status, Verdict, policy
 from harness.policies.common import verdict
 from harness.policies.reconcile import Reconciliation, drain_note, ids_text, reconcile
+from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, Timeline
 
 NAME = "no_data_lost"
@@ -29,9 +30,9 @@ def _duplicated(exp: NoDataLostExpectation, orders: Reconciliation) -> tuple[lis
     twice, charged = orders.completed_twice(), orders.charged_twice()
     shared = orders.shared_keys()
     extra = [i for ids in shared.values() for i in ids[1:]]
-    kinds = [f"{i} {exp.completed_action} x{len(orders.completed[i])}" for i in twice[:1]]
-    kinds += [f"{i} {exp.charge_action} x{len(orders.charged[i])}" for i in charged[:1]]
-    kinds += [f"Idempotency-Key {k} accepted as {ids_text(ids)}" for k, ids in shared.items()][:1]
+    kinds = [f"{i} {orders.completed[i][0].action} x{len(orders.completed[i])}" for i in twice[:1]]
+    kinds += [f"{i} {orders.charged[i][0].action} x{len(orders.charged[i])}" for i in charged[:1]]
+    kinds += [f"idempotency key {k} accepted as {ids_text(ids)}" for k, ids in shared.items()][:1]
     return list(dict.fromkeys([*twice, *charged, *extra])), "; ".join(kinds)
 
 
@@ -54,7 +55,9 @@ def _counted(ids: list[str], kind: str) -> str:
 
 @policy(NAME)
 def check(exp: NoDataLostExpectation, timeline: Timeline) -> Verdict:
-    """Judge whether every accepted order was completed, and charged, exactly once."""
+    """Judge whether every accepted work item was completed, and charged, exactly once."""
+    need(exp, "accepted_action")
+    need(exp, "completed_action")
     orders = reconcile(
         timeline,
         accepted=exp.accepted_action,
@@ -63,7 +66,8 @@ def check(exp: NoDataLostExpectation, timeline: Timeline) -> Verdict:
         charge=exp.charge_action,
     )
     if not orders.accepted:
-        text = f"the workload had no {exp.accepted_action}: nothing to reconcile; cannot tell"
+        what = names_text(exp.accepted_action)
+        text = f"the workload had no {what}: nothing to reconcile; cannot tell"
         return verdict(NAME, None, timeline, Status.BROKEN, text)
     lost, failed, half = orders.lost(), orders.failures(), orders.half_saved()
     duplicated, how = _duplicated(exp, orders)

@@ -2,8 +2,9 @@
 
 For each fault window, the first ``pause_action`` event in ``[inject, inject + within]`` (scaled)
 keeps the promise, and so does a pause already in force at the inject (an earlier, overlapping
-fault paused the workflow and nothing resumed it). Any ``failure_actions`` event from the inject
-to the heal (or the end of the timeline) breaks it.
+fault paused the workflow and the contract's ``automation.resume`` has not undone it since). Any
+``failure_actions`` event (default: the contract's ``work.failed``) from the inject to the heal
+(or the end of the timeline) breaks it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from harness.clock import format_offset
 from harness.policies.base import Status, Verdict, bound_text, policy
 from harness.policies.common import elapsed, last_automation_event, pause_in_force, verdict
+from harness.policies.vocabulary import names_text, need
 from harness.scenario import PausesExpectation
 from harness.timeline import Entry, EventEntry, FaultWindow, Timeline
 
@@ -34,8 +36,9 @@ def _find_pause(
     """The pause that keeps the promise (in time, or in force at the inject), and a late one."""
     pauses = [e for e in timeline.events(exp.pause_action) if e.t >= window.start]
     pause = next((e for e in pauses if e.t <= deadline), None)
-    if pause is None and exp.pause_action.endswith(".pause"):
-        pause = pause_in_force(timeline, window.start, exp.pause_action, _resume(exp))
+    resume = _resume(exp, timeline)
+    if pause is None and resume:
+        pause = pause_in_force(timeline, window.start, exp.pause_action, resume)
     fault_end = timeline.end() if window.end is None else window.end
     return pause, next((e for e in pauses if deadline < e.t <= fault_end), None)
 
@@ -47,9 +50,10 @@ def _failures(exp: PausesExpectation, timeline: Timeline, window: FaultWindow) -
     return [e for e in failures if window.start <= e.t <= end]
 
 
-def _resume(exp: PausesExpectation) -> str:
-    """The action that ends the pause: ``workflow.pause`` -> ``workflow.resume``."""
-    return exp.pause_action.removesuffix(".pause") + ".resume"
+def _resume(exp: PausesExpectation, timeline: Timeline) -> tuple[str, ...]:
+    """The actions that end the pause: the contract's resume, when the pause is the contract's."""
+    automation = timeline.contract.automation
+    return automation.resume if exp.pause_action == automation.pause else ()
 
 
 def _judge_window(exp: PausesExpectation, timeline: Timeline, window: FaultWindow) -> Verdict:
@@ -61,7 +65,7 @@ def _judge_window(exp: PausesExpectation, timeline: Timeline, window: FaultWindo
     bound = bound_text(exp.within, timeline)
     if pause is not None:
         when = "in force at" if pause.t < start else f"{elapsed(pause.t - start)} after"
-        kept = f"{exp.pause_action} {when} {name} (bound {bound})"
+        kept = f"{pause.action} {when} {name} (bound {bound})"
         if failures:
             text = f"{kept}, but {_failures_text(failures)}"
             proof: list[Entry | None] = [window.inject, pause, *failures[:SHOWN]]
@@ -73,11 +77,11 @@ def _judge_window(exp: PausesExpectation, timeline: Timeline, window: FaultWindo
         ends = f"the timeline ends at {format_offset(timeline.end())}"
         text = f"{ends}, before {bound} after {name}: cannot tell"
         return verdict("pauses", exp.within, timeline, Status.BROKEN, text, window.inject)
-    last = last_automation_event(timeline, deadline, exp.pause_action, _resume(exp))
+    last = last_automation_event(timeline, deadline, exp.pause_action, _resume(exp, timeline))
     parts = [
-        f"{exp.pause_action} came {elapsed(late.t - start)} after {name}, later than {bound}"
+        f"{late.action} came {elapsed(late.t - start)} after {name}, later than {bound}"
         if late
-        else f"no {exp.pause_action} within {bound} after {name}",
+        else f"no {names_text(exp.pause_action)} within {bound} after {name}",
         *([_failures_text(failures)] if failures else []),
         f"last automation event: {last.action} at {format_offset(last.t)}"
         if last
@@ -90,6 +94,7 @@ def _judge_window(exp: PausesExpectation, timeline: Timeline, window: FaultWindo
 @policy("pauses")
 def check(exp: PausesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every fault was met by a timely pause, with no work failing during it."""
+    need(exp, "pause_action")
     windows = timeline.fault_windows()
     if not windows:
         text = "no fault was injected: nothing to pause for"

@@ -1,17 +1,18 @@
-"""Reconciliation of orders: what the timeline says became of every accepted order.
+"""Reconciliation of work: what the timeline's events say became of every accepted work item.
 
-Jepsen's ``set`` checker, for the order pipeline: the accepted orders (from the acceptance
-events' ``correlation_id``) are matched against their completions, failures and charges, and
-against the idempotency key each was accepted under. The policies that promise exactly-once work
-(``resumes_from_checkpoint``, ``no_data_lost``) judge the same reconciliation.
+Jepsen's ``set`` checker, on the system's events: the accepted work items (by the work id the
+contract locates, ``work.id``) are matched against their completions, failures and effects (a
+charge), and against the idempotency key each was accepted under (``work.key``). The policies
+that promise exactly-once work (``resumes_from_checkpoint``, ``no_data_lost``) judge the same
+reconciliation. Event names are the caller's (an expectation resolved against the contract).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.policies.common import attr_text
+from harness.policies.common import work_id, work_key
 from harness.timeline import EventEntry, PhaseEntry, Timeline
 
 SHOWN = 3  # ids quoted in a summary; the counts cover all of them
@@ -55,36 +56,38 @@ class Reconciliation:
         return [i for i in self.completed if i not in self.charged]
 
 
-def _group(events: Iterable[EventEntry]) -> dict[str, tuple[EventEntry, ...]]:
-    """Events by their correlation id (events without one are left out), in time order."""
+def _group(timeline: Timeline, events: Iterable[EventEntry]) -> dict[str, tuple[EventEntry, ...]]:
+    """Events by their work id (events without one are left out), in time order."""
     grouped: dict[str, tuple[EventEntry, ...]] = {}
     for event in events:
-        if event.correlation_id is not None:
-            grouped[event.correlation_id] = (*grouped.get(event.correlation_id, ()), event)
+        item = work_id(event, timeline)
+        if item is not None:
+            grouped[item] = (*grouped.get(item, ()), event)
     return grouped
 
 
 def reconcile(
     timeline: Timeline,
     *,
-    accepted: str,
-    completed: str,
-    failed: str | None = None,
-    charge: str | None = None,
+    accepted: Sequence[str],
+    completed: Sequence[str],
+    failed: Sequence[str] = (),
+    charge: Sequence[str] = (),
 ) -> Reconciliation:
-    """Reconcile the orders of ``timeline``, naming the event actions of each kind."""
-    first = {i: es[0] for i, es in _group(timeline.events(accepted)).items()}
+    """Reconcile the work of ``timeline``, naming the event actions of each kind."""
+    first = {i: es[0] for i, es in _group(timeline, timeline.events(accepted)).items()}
     by_key: dict[str, tuple[str, ...]] = {}
-    for order, event in first.items():
-        key = attr_text(event, "idempotency_key")
+    for item, event in first.items():
+        key = work_key(event, timeline)
         if key is not None:
-            by_key[key] = (*by_key.get(key, ()), order)
+            by_key[key] = (*by_key.get(key, ()), item)
     charges = timeline.events(charge) if charge else ()
+    failures = timeline.events(failed) if failed else ()
     return Reconciliation(
         accepted=first,
-        completed=_group(timeline.events(completed)),
-        failed={i: es[0] for i, es in _group(timeline.events(failed) if failed else ()).items()},
-        charged=_group(charges),
+        completed=_group(timeline, timeline.events(completed)),
+        failed={i: es[0] for i, es in _group(timeline, failures).items()},
+        charged=_group(timeline, charges),
         by_key=by_key,
         charges_seen=bool(charges),
     )

@@ -1,10 +1,12 @@
 """The ``resumes`` policy: work continues soon after a fault is healed.
 
 A heal counts when no other fault is still active after it (an overlapping fault may rightly keep
-the workflow paused). Within ``within`` (scaled) of it, one ``progress_actions`` event is required,
-and a ``resume_action`` event too if the workflow is paused at the heal (of ``workflow.pause`` and
-``workflow.resume``, the last so far is a pause). A ``resume_action`` not ending in ``.resume``
-has no known pause counterpart, so it is always required.
+the workflow paused). Within ``within`` (scaled) of it, one ``progress_actions`` event (default:
+the contract's ``work.completed``) is required, and a ``resume_action`` event (the contract's
+``automation.resume``) too if the workflow is paused at the heal (of the contract's
+``automation.pause`` and resume events, the last so far is a pause). Without a declared pause
+event (or with a resume the scenario names itself), a resume is always required; without a resume
+event, only progress is judged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import NamedTuple
 from harness.clock import format_offset
 from harness.policies.base import Status, Verdict, bound_text, policy
 from harness.policies.common import elapsed, last_automation_event, pause_in_force, verdict
+from harness.policies.vocabulary import names_text, need
 from harness.scenario import ResumesExpectation
 from harness.timeline import Entry, EventEntry, FaultEntry, FaultWindow, Timeline
 
@@ -39,9 +42,13 @@ def _recovered(windows: Sequence[FaultWindow]) -> list[FaultEntry]:
     return [h for h in heals if not any(start < h.t < end for start, end in spans)]
 
 
-def _pause(exp: ResumesExpectation) -> str:
-    """The action the resume undoes: ``workflow.resume`` -> ``workflow.pause``."""
-    return exp.resume_action.removesuffix(".resume") + ".pause"
+def _pause(exp: ResumesExpectation, timeline: Timeline) -> tuple[str, ...]:
+    """The actions the resume undoes: the contract's pause, when the resume is the contract's.
+
+    A resume the scenario names itself has no known pause counterpart (none: always required).
+    """
+    automation = timeline.contract.automation
+    return automation.pause if exp.resume_action == automation.resume else ()
 
 
 def _observe(exp: ResumesExpectation, timeline: Timeline, heal: FaultEntry) -> _Seen:
@@ -55,12 +62,13 @@ def _observe(exp: ResumesExpectation, timeline: Timeline, heal: FaultEntry) -> _
             (e for e in timeline.events() if e.action in actions and after <= e.t <= until), None
         )
 
-    held = pause_in_force(timeline, heal.t, _pause(exp), exp.resume_action)
-    resume, progress = [exp.resume_action], exp.progress_actions
+    pause = _pause(exp, timeline)
+    held = pause_in_force(timeline, heal.t, pause, exp.resume_action) if pause else None
+    resume, progress = exp.resume_action, exp.progress_actions
     return _Seen(
         heal=heal,
         held=held,
-        need_resume=held is not None or not exp.resume_action.endswith(".resume"),
+        need_resume=bool(resume) and (held is not None or not pause),
         resumed=first(resume, heal.t, deadline),
         late_resume=first(resume, deadline, horizon),
         progressed=first(progress, heal.t, deadline),
@@ -72,11 +80,11 @@ def _resume_text(exp: ResumesExpectation, seen: _Seen) -> str:
     """How the workflow stands after the heal: resumed when, or paused since when."""
     resume = seen.resumed or seen.late_resume
     if resume is not None:
-        return f"{exp.resume_action} {elapsed(resume.t - seen.heal.t)} after the heal"
+        return f"{resume.action} {elapsed(resume.t - seen.heal.t)} after the heal"
     if seen.held is not None:
-        what = seen.held.action.split(".")[0]
-        return f"{what} still paused (last {seen.held.action} at {format_offset(seen.held.t)})"
-    return f"no {exp.resume_action} after it"
+        held = f"last {seen.held.action} at {format_offset(seen.held.t)}"
+        return f"workflow still paused ({held})"
+    return f"no {names_text(exp.resume_action)} after it"
 
 
 def _failure_text(exp: ResumesExpectation, seen: _Seen, name: str, bound: str) -> str:
@@ -86,15 +94,16 @@ def _failure_text(exp: ResumesExpectation, seen: _Seen, name: str, bound: str) -
         work = (
             f"the first {late.action} came {elapsed(late.t - seen.heal.t)} after it"
             if late
-            else f"no {' or '.join(exp.progress_actions)} after it"
+            else f"no {names_text(exp.progress_actions)} after it"
         )
         paused = f"; {_resume_text(exp, seen)}" if seen.need_resume else ""
         return f"work did not continue within {bound} after {name}: {work}{paused}"
     done = f"{seen.progressed.action} {elapsed(seen.progressed.t - seen.heal.t)} after the heal"
     if seen.late_resume is not None:
         came = elapsed(seen.late_resume.t - seen.heal.t)
-        return f"{exp.resume_action} came {came} after {name}, later than {bound}; {done}"
-    return f"no {exp.resume_action} within {bound} after {name}: {_resume_text(exp, seen)}"
+        return f"{seen.late_resume.action} came {came} after {name}, later than {bound}; {done}"
+    what = names_text(exp.resume_action)
+    return f"no {what} within {bound} after {name}: {_resume_text(exp, seen)}"
 
 
 def _judge_heal(exp: ResumesExpectation, timeline: Timeline, heal: FaultEntry) -> Verdict:
@@ -102,7 +111,7 @@ def _judge_heal(exp: ResumesExpectation, timeline: Timeline, heal: FaultEntry) -
     seen, deadline = _observe(exp, timeline, heal), heal.t + timeline.scaled(exp.within)
     name = f"{heal.fault_type} {heal.target} healed at {format_offset(heal.t)}"
     bound = bound_text(exp.within, timeline)
-    last = last_automation_event(timeline, deadline, exp.resume_action, _pause(exp))
+    last = last_automation_event(timeline, deadline, exp.resume_action, _pause(exp, timeline))
     proof: list[Entry | None] = [heal, seen.held, seen.resumed or seen.late_resume, last]
     proof.append(seen.progressed or seen.late_progress)
     if seen.progressed and (seen.resumed or not seen.need_resume):
@@ -122,6 +131,7 @@ def _judge_heal(exp: ResumesExpectation, timeline: Timeline, heal: FaultEntry) -
 @policy("resumes")
 def check(exp: ResumesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether work continued, and a paused workflow resumed, in time after every heal."""
+    need(exp, "progress_actions")
     windows = timeline.fault_windows()
     heals = _recovered(windows)
     if not heals:
@@ -129,7 +139,7 @@ def check(exp: ResumesExpectation, timeline: Timeline) -> Verdict:
         injects = [w.inject for w in windows]
         return verdict("resumes", exp.within, timeline, Status.BROKEN, text, *injects)
     if not any(e.action in exp.progress_actions for e in timeline.events()):
-        what = " or ".join(exp.progress_actions)
+        what = names_text(exp.progress_actions)
         text = f"the workload never produced {what}: cannot tell whether work continues"
         return verdict("resumes", exp.within, timeline, Status.BROKEN, text, *heals)
     verdicts = [_judge_heal(exp, timeline, h) for h in heals]

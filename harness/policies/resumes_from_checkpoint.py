@@ -10,10 +10,11 @@ accepted order completed once; none lost, none failed, none completed twice.
 from __future__ import annotations
 
 from harness.clock import format_offset
-from harness.expectations import ORDER_FAILED, ResumesFromCheckpointExpectation
+from harness.expectations import ResumesFromCheckpointExpectation
 from harness.policies.base import Status, Verdict, bound_text, policy
 from harness.policies.common import attr_number, count, cut_short, elapsed, verdict
 from harness.policies.reconcile import Reconciliation, drain_note, ids_text, reconcile
+from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, EventEntry, FaultWindow, Timeline
 
 NAME = "resumes_from_checkpoint"
@@ -47,13 +48,19 @@ def _resume(
     )
 
 
-def _resume_text(exp: ResumesFromCheckpointExpectation, resume: EventEntry | None) -> str:
-    """``checkpoint.resume at 00:03.9 resumed 0``, or ``no checkpoint.resume``."""
+def _resumed(timeline: Timeline, resume: EventEntry, lead: str = ",") -> str:
+    """``, resumed 3``: how many items the resume took back (the contract's attributes.count)."""
+    resumed = attr_number(resume, timeline.contract.attributes.count)
+    return f"{lead} resumed {resumed:g}" if resumed is not None else ""
+
+
+def _resume_text(
+    exp: ResumesFromCheckpointExpectation, timeline: Timeline, resume: EventEntry | None
+) -> str:
+    """``checkpoint.resume at 00:03.9, resumed 0``, or ``no checkpoint.resume``."""
     if resume is None:
-        return f"no {exp.resume_action}"
-    resumed = attr_number(resume, "count")
-    counted = f" resumed {resumed:g}" if resumed is not None else ""
-    return f"{exp.resume_action} at {format_offset(resume.t)}{counted}"
+        return f"no {names_text(exp.resume_action)}"
+    return f"{resume.action} at {format_offset(resume.t)}{_resumed(timeline, resume, '')}"
 
 
 def _restart(
@@ -65,35 +72,36 @@ def _restart(
     crash = _crash_text(window)
     if resume is not None and resume.t <= deadline:
         when = f"{elapsed(resume.t - heal.t)} after" if resume.t > heal.t else "at the restart of"
-        resumed = attr_number(resume, "count")
-        count_text = f", resumed {resumed:g}" if resumed is not None else ""
         return (
             Status.PASSED,
-            f"{exp.resume_action} {when} {crash} (bound {bound}){count_text}",
+            f"{resume.action} {when} {crash} (bound {bound}){_resumed(timeline, resume)}",
             resume,
         )
     if resume is None and timeline.end() < deadline:
         return Status.BROKEN, f"{cut_short(timeline, bound, crash)}: cannot tell", None
-    text = f"no {exp.resume_action} from {_service(window)} within {bound} after {crash}"
+    text = f"no {names_text(exp.resume_action)} from {_service(window)} within {bound} "
+    text += f"after {crash}"
     if resume is not None:
-        text += f": {exp.resume_action} came {elapsed(resume.t - heal.t)} after the restart"
+        text += f": {resume.action} came {elapsed(resume.t - heal.t)} after the restart"
     return Status.FAILED, text, resume
 
 
 def _work_problems(
-    exp: ResumesFromCheckpointExpectation, orders: Reconciliation, context: str, note: str
+    exp: ResumesFromCheckpointExpectation, orders: Reconciliation, context: str, timeline: Timeline
 ) -> tuple[list[str], list[Entry]]:
     """What did not add up exactly once, and the entries that show it."""
+    noun, note = timeline.contract.work.noun, drain_note(timeline)
     texts: list[str] = []
     lost, failed, twice = orders.lost(), orders.failures(), orders.completed_twice()
     if lost:
-        what = f"{count(len(lost), 'accepted order')} never completed after {context}"
+        what = f"{count(len(lost), 'accepted ' + noun)} never completed after {context}"
         texts.append(f"{what}: lost [{ids_text(lost)}]{note}")
     if failed:
-        texts.append(f"{count(len(failed), 'accepted order')} failed: [{ids_text(failed)}]")
+        texts.append(f"{count(len(failed), 'accepted ' + noun)} failed: [{ids_text(failed)}]")
     if twice:
         times = ", ".join(f"{i} x{len(orders.completed[i])}" for i in twice[:SHOWN])
-        texts.append(f"{count(len(twice), 'order')} {exp.completed_action} more than once: {times}")
+        done = names_text(exp.completed_action)
+        texts.append(f"{count(len(twice), noun)} {done} more than once: {times}")
     proof: list[Entry] = [orders.accepted[i] for i in lost[:SHOWN]]
     proof += [orders.failed[i] for i in failed[:SHOWN]]
     proof += [e for i in twice[:1] for e in orders.completed[i][:2]]
@@ -114,24 +122,31 @@ def _judge(
     if broken is not None:
         return verdict(NAME, exp.within, timeline, Status.BROKEN, broken, *proof)
     last = crashes[-1]
-    context = f"{_crash_text(last)} ({_resume_text(exp, restarts[-1][2])})"
+    context = f"{_crash_text(last)} ({_resume_text(exp, timeline, restarts[-1][2])})"
     context = f"{len(crashes)} crashes, the last: {context}" if len(crashes) > 1 else context
     orders = reconcile(
-        timeline, accepted=exp.accepted_action, completed=exp.completed_action, failed=ORDER_FAILED
+        timeline,
+        accepted=exp.accepted_action,
+        completed=exp.completed_action,
+        failed=exp.failed_action,
     )
-    problems, shown = _work_problems(exp, orders, context, drain_note(timeline))
+    problems, shown = _work_problems(exp, orders, context, timeline)
     problems = [text for status, text, _ in restarts if status is Status.FAILED] + problems
     if problems:
         text = "; ".join(problems)
         return verdict(NAME, exp.within, timeline, Status.FAILED, text, *proof, *shown)
-    done = f"{count(len(orders.accepted), 'accepted order')} each completed exactly once"
+    noun = timeline.contract.work.noun
+    done = f"{count(len(orders.accepted), 'accepted ' + noun)} each completed exactly once"
     text = "; ".join([*(text for _, text, _ in restarts), done])
     return verdict(NAME, exp.within, timeline, Status.PASSED, text, *proof)
 
 
 @policy(NAME)
 def check(exp: ResumesFromCheckpointExpectation, timeline: Timeline) -> Verdict:
-    """Judge whether every crashed service resumed its checkpoint and no order was lost."""
+    """Judge whether every crashed service resumed its checkpoint and no work was lost."""
+    need(exp, "resume_action")
+    need(exp, "accepted_action")
+    need(exp, "completed_action")
     crashes = [w for w in timeline.fault_windows() if w.inject.fault_type == "crash"]
     if not crashes:
         text = "no crash fault was injected: nothing to resume from"
@@ -141,6 +156,7 @@ def check(exp: ResumesFromCheckpointExpectation, timeline: Timeline) -> Verdict:
         text = f"{_crash_text(unhealed)} and was never restarted: cannot tell"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, unhealed.inject)
     if not timeline.events(exp.accepted_action):
-        text = f"the workload had no {exp.accepted_action}: cannot tell whether work survived"
+        what = names_text(exp.accepted_action)
+        text = f"the workload had no {what}: cannot tell whether work survived"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, crashes[0].inject)
     return _judge(exp, timeline, crashes)

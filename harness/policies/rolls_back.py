@@ -1,6 +1,7 @@
 """The ``rolls_back`` policy: a bad deploy is rolled back in time, and the errors stop.
 
-For each ``deploy`` fault window: the first ``rollback_action`` event whose ``target_service``
+For each ``deploy`` fault window: the first ``rollback_action`` event (default: the contract's
+``automation.rollback``) whose target service (the contract's ``attributes.target_service``)
 is the deployed service (``detail["service"]``, else the fault's target; a rollback that names no
 service counts) comes in ``[inject, inject + within]`` (scaled). After it, plus a grace of a tenth
 of the bound, workload requests (an error: status >= 500, or no answer) fail at most at
@@ -24,6 +25,7 @@ from harness.policies.common import (
     last_text,
     verdict,
 )
+from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, EventEntry, FaultWindow, RequestEntry, Timeline
 
 NAME = "rolls_back"
@@ -57,14 +59,14 @@ def _rollback(
     exp: RollsBackExpectation, timeline: Timeline, window: FaultWindow
 ) -> EventEntry | None:
     """The first rollback of the deployed service after the deploy, before the next deploy."""
-    service = _service(window)
+    service, target = _service(window), timeline.contract.attributes.target_service
     deploys = [w.start for w in timeline.fault_windows() if w.inject.fault_type == "deploy"]
     horizon = min([timeline.end(), *(t for t in deploys if t > window.start)])
     return next(
         (
             e
             for e in timeline.events(exp.rollback_action)
-            if window.start <= e.t <= horizon and attr_text(e, "target_service") in (None, service)
+            if window.start <= e.t <= horizon and attr_text(e, target) in (None, service)
         ),
         None,
     )
@@ -82,7 +84,9 @@ def _judge_deploy(exp: RollsBackExpectation, timeline: Timeline, window: FaultWi
     if rollback is not None and rollback.t <= deadline:
         return _judge_recovery(exp, timeline, window, rollback, after)
     if not any(map(_failed, after)):
-        text = f"no request failed after {name} and no {exp.rollback_action} came within "
+        text = (
+            f"no request failed after {name} and no {names_text(exp.rollback_action)} came within "
+        )
         text += f"{bound}: the bad version never showed; cannot tell"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, window.inject)
     if rollback is None and timeline.end() < deadline:
@@ -91,10 +95,10 @@ def _judge_deploy(exp: RollsBackExpectation, timeline: Timeline, window: FaultWi
     last = last_automation_event(timeline, deadline, exp.rollback_action)
     tail = after[-max(1, round(len(after) * TAIL)) :]
     text = (
-        f"{exp.rollback_action} came {elapsed(rollback.t - window.start)} after {name}, "
+        f"{rollback.action} came {elapsed(rollback.t - window.start)} after {name}, "
         f"later than {bound}"
         if rollback
-        else f"no {exp.rollback_action} within {bound} after {name}"
+        else f"no {names_text(exp.rollback_action)} within {bound} after {name}"
     )
     text += f"; {last_text(last)}; error rate {_rate(tail)} at the end"
     failures = [r for r in tail if _failed(r)]
@@ -114,7 +118,7 @@ def _judge_recovery(
     settled = [r for r in after if r.t >= rollback.t + grace]
     versions = [attr_text(rollback, a) for a in ("from_version", "to_version")]
     moved = f" ({versions[0]} -> {versions[1]})" if all(versions) else ""
-    head = f"{exp.rollback_action}{moved} {elapsed(rollback.t - window.start)} after "
+    head = f"{rollback.action}{moved} {elapsed(rollback.t - window.start)} after "
     head += f"{_deploy_text(window)} (bound {bound_text(exp.within, timeline)})"
     since = f"from {format_offset(rollback.t + grace)}, {elapsed(grace)} after it"
     if not settled:
@@ -134,6 +138,7 @@ def _judge_recovery(
 @policy(NAME)
 def check(exp: RollsBackExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every deploy was rolled back in time, with the errors stopping after it."""
+    need(exp, "rollback_action")
     windows = [w for w in timeline.fault_windows() if w.inject.fault_type == "deploy"]
     if not windows:
         text = "no deploy fault was injected: nothing to roll back"

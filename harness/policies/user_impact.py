@@ -9,6 +9,8 @@ tell: broken, with the fix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from harness.clock import format_offset
 from harness.policies.base import Status, Verdict, policy
 from harness.policies.common import verdict
@@ -18,15 +20,15 @@ from harness.timeline import Entry, EventEntry, FaultEntry, LoadEntry, Timeline
 SHOWN = 3
 
 
-def pause_windows(timeline: Timeline, pause: str) -> list[tuple[EventEntry, float]]:
-    """Each pause event and when it ended (its resume, or the end of the run)."""
-    resume = pause.removesuffix(".pause") + ".resume"
+def pause_windows(timeline: Timeline, pause: Sequence[str]) -> list[tuple[EventEntry, float]]:
+    """Each pause event and when it ended (the contract's resume, or the end of the run)."""
+    resume = timeline.contract.automation.resume
     windows: list[tuple[EventEntry, float]] = []
     opened: EventEntry | None = None
     for event in timeline.events():
-        if event.action == pause and opened is None:
+        if event.action in pause and opened is None:
             opened = event
-        elif event.action == resume and opened is not None:
+        elif event.action in resume and opened is not None:
             windows.append((opened, event.t))
             opened = None
     if opened is not None:

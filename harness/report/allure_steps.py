@@ -46,21 +46,6 @@ PHASE_TITLES = {
     "teardown": "teardown: the system stops, each edge's traffic is counted",
 }
 
-AUTOMATION_ACTIONS = (
-    "workflow.",
-    "breaker.",
-    "retry.",
-    "checkpoint.",
-    "rollback",
-    "escalate",
-    "recovery.",
-    "conflict.",
-    "deploy",
-    "automation.",
-)
-"""Action prefixes of the automation's own events (the contract's vocabulary, docs/catalog.md).
-Every event of a service that announced itself with ``automation.start`` counts too; business
-events such as ``order.completed`` are counted, not listed one by one."""
 
 MAX_SUBSTEPS = 100
 _RANK = {"passed": 0, "skipped": 0, "failed": 1, "broken": 2}
@@ -80,13 +65,20 @@ class Step:
 
 
 def automation_services(timeline: Timeline) -> frozenset[str]:
-    """The services that announced themselves as the automation (``automation.start``)."""
-    return frozenset(e.service for e in timeline.events("automation.start"))
+    """The services that announced themselves as the automation (contract: automation.start)."""
+    return frozenset(e.service for e in timeline.events(timeline.contract.automation.start))
 
 
-def is_automation(event: EventEntry, services: frozenset[str] = frozenset()) -> bool:
-    """Whether an event is the automation's (not a business event): by action or by service."""
-    return event.action.startswith(AUTOMATION_ACTIONS) or event.service in services
+def is_automation(event: EventEntry, timeline: Timeline, services: frozenset[str]) -> bool:
+    """Whether an event is the automation's, not a business record.
+
+    It is when the contract names it an action, or when a service that announced itself as the
+    automation emitted it.
+    """
+    contract = timeline.contract
+    if contract.is_business(event.action):
+        return False
+    return contract.is_action(event.action) or event.service in services
 
 
 def worst(statuses: Sequence[str]) -> str:
@@ -137,7 +129,7 @@ def _moments(timeline: Timeline, entries: Sequence[Entry], services: frozenset[s
         e
         for e in entries
         if isinstance(e, FaultEntry | EscalationEntry | StepEntry | GuardEntry)
-        or (isinstance(e, EventEntry) and is_automation(e, services))
+        or (isinstance(e, EventEntry) and is_automation(e, timeline, services))
     ]
     steps = [_moment(timeline, e) for e in shown[:MAX_SUBSTEPS]]
     if len(shown) > MAX_SUBSTEPS:

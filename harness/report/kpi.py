@@ -7,11 +7,9 @@ share.
 - **first fault**: the earliest ``fault inject`` entry. A run without one has neither KPI.
 - **MTTD** (time to detect): from the first fault's injection to the first *automation action*
   or escalation at or after it; in a drill, to the moment the operator acted on the runbook's
-  first wait (the alert). An automation action is an event that is neither a business
-  record nor a passive report: every event except ``automation.start``, ``observation``, the
-  deploy hook's own ``deploy``, the business records ``order.*`` and ``payment.*``, and what a
-  drill's operator did, ``operator.*`` (``NOT_ACTIONS``). None when nothing acted and no one
-  was called.
+  first wait (the alert). What is an automation action is the system's contract's to say
+  (``Contract.is_action``: its ``classes.actions``, by default the events of every automation
+  role but ``start``, never a business record). None when nothing acted and no one was called.
 - **MTTR** (time to restore): from the first fault's injection to the moment steady state is
   restored: the earliest moment, at or after the *last* fault's injection, from which every
   sample of every steady-state probe is ok to the end of the timeline. Steady-state samples are
@@ -45,23 +43,10 @@ from harness.timeline import (
     Timeline,
 )
 
-NOT_ACTIONS: tuple[str, ...] = (
-    "automation.start",
-    "observation",
-    "deploy",
-    "order.",
-    "payment.",
-    "operator.",
-)
-"""Events that are no automation action: exact names, or prefixes where they end with a dot."""
 
-
-def is_action(event: EventEntry, not_actions: Sequence[str] = NOT_ACTIONS) -> bool:
-    """Whether ``event`` reports something the automation did (see ``NOT_ACTIONS``)."""
-    for name in not_actions:
-        if event.action == name or (name.endswith(".") and event.action.startswith(name)):
-            return False
-    return True
+def is_action(event: EventEntry, timeline: Timeline) -> bool:
+    """Whether ``event`` reports something the automation did, per the timeline's contract."""
+    return timeline.contract.is_action(event.action)
 
 
 def first_injection(timeline: Timeline) -> FaultEntry | None:
@@ -70,9 +55,7 @@ def first_injection(timeline: Timeline) -> FaultEntry | None:
     return injections[0] if injections else None
 
 
-def detection(
-    timeline: Timeline, not_actions: Sequence[str] = NOT_ACTIONS
-) -> EventEntry | EscalationEntry | None:
+def detection(timeline: Timeline) -> EventEntry | EscalationEntry | None:
     """The first automation action or escalation at or after the first injection, or None."""
     first = first_injection(timeline)
     if first is None:
@@ -82,7 +65,7 @@ def detection(
             continue
         if isinstance(entry, EscalationEntry):
             return entry
-        if isinstance(entry, EventEntry) and is_action(entry, not_actions):
+        if isinstance(entry, EventEntry) and is_action(entry, timeline):
             return entry
     return None
 
@@ -124,7 +107,7 @@ def steady_state_lost(timeline: Timeline) -> bool | None:
     return any(not s.ok and s.t >= first.t and s.phase != "drain" for s in timeline.of(ProbeEntry))
 
 
-def mttd(timeline: Timeline, not_actions: Sequence[str] = NOT_ACTIONS) -> float | None:
+def mttd(timeline: Timeline) -> float | None:
     """Seconds (as measured) from the first injection to its detection; None if undetected.
 
     In a drill (the timeline holds runbook steps) detection is the operator acting on the
@@ -137,7 +120,7 @@ def mttd(timeline: Timeline, not_actions: Sequence[str] = NOT_ACTIONS) -> float 
     if steps:
         alert = next((s for s in steps if s.action == "wait" and s.ok), None)
         return None if alert is None or alert.acted is None else alert.acted - first.t
-    found = detection(timeline, not_actions)
+    found = detection(timeline)
     return None if found is None else found.t - first.t
 
 
@@ -165,8 +148,6 @@ def scenario_seconds(measured: float | None, time_scale: float) -> float | None:
 
 # --- the KPIs of one run, as the bundle keeps them (kpis.json) ------------------------------
 
-RECOVERIES: tuple[str, ...] = ("checkpoint.resume", "recovery.")
-"""Events that report an automatic recovery of a service (exact names or dotted prefixes)."""
 RECOVERY_BOUND = 3
 RECOVERY_WINDOW = 3600.0
 """More than RECOVERY_BOUND recoveries of one service within RECOVERY_WINDOW seconds (scenario
@@ -204,7 +185,7 @@ class RunKpis(BaseModel):
 def run_kpis(timeline: Timeline, mode: str = "automated") -> RunKpis:
     """The KPIs of a finished run."""
     scale = timeline.time_scale
-    actions = [e for e in timeline.of(EventEntry) if is_action(e)]
+    actions = [e for e in timeline.of(EventEntry) if is_action(e, timeline)]
     judged = [e for e in actions if e.expected_outcome and e.actual_outcome]
     success = (
         sum(e.actual_outcome == e.expected_outcome for e in judged) / len(judged)
@@ -226,25 +207,21 @@ def run_kpis(timeline: Timeline, mode: str = "automated") -> RunKpis:
     )
 
 
-def _is_recovery(event: EventEntry) -> bool:
-    return any(
-        event.action == name or (name.endswith(".") and event.action.startswith(name))
-        for name in RECOVERIES
-    )
-
-
 def hidden_incidents(timeline: Timeline) -> int:
     """Recoveries of a service beyond the bound, when no escalation followed the first of them.
 
-    Beyond the bound: more than RECOVERY_BOUND within the (scaled) RECOVERY_WINDOW.
+    A recovery is an event of the contract's ``automation.recovery``, of the service it names
+    (``attributes.target_service``), else of the one that emitted it. Beyond the bound: more
+    than RECOVERY_BOUND within the (scaled) RECOVERY_WINDOW.
     """
     window = timeline.scaled(RECOVERY_WINDOW)
     escalations = [e.t for e in timeline.of(EscalationEntry)]
     hidden = 0
     by_service: dict[str, list[float]] = {}
-    for event in timeline.of(EventEntry):
-        if _is_recovery(event):
-            by_service.setdefault(event.service, []).append(event.t)
+    target = timeline.contract.attributes.target_service
+    for event in timeline.events(timeline.contract.automation.recovery):
+        service = event.attributes.get(target) or event.service
+        by_service.setdefault(str(service), []).append(event.t)
     for times in by_service.values():
         beyond = [
             t

@@ -97,7 +97,7 @@ def _rows(timeline: Timeline) -> _Rows:
         (rows.bad if failed else rows.ok).append(point)
     services = automation_services(timeline)
     for event in timeline.of(EventEntry):  # more distinct actions than rows: the first ones
-        if is_automation(event, services) and (
+        if is_automation(event, timeline, services) and (
             event.action in rows.names or len(rows.names) < MAX_ROWS
         ):
             rows.automation.append((event.t, rows.row(event.action)))

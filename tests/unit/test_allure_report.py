@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from timelines import make
+from timelines import make, reference_contract
 
 from harness.errors import ProbeError, ScenarioError, TargetError, ToxiproxyError
 from harness.faultspec import Fault
@@ -365,7 +365,9 @@ START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 
 
 def run_timeline() -> Timeline:
-    timeline = Timeline(0.05, monotonic=lambda: 0.0, started_at=START)
+    timeline = Timeline(
+        0.05, monotonic=lambda: 0.0, started_at=START, contract=reference_contract()
+    )
     inject = FaultEntry(
         t=2.0, action="inject", fault_id="f1", fault_type="partition", target="worker->payments"
     )
@@ -450,7 +452,8 @@ def test_a_broken_verdict_breaks_its_phase_and_the_verify_step() -> None:
 def test_a_runbook_step_lasts_from_its_start_and_fails_if_it_did_not_work() -> None:
     done = StepEntry(t=3.0, index=1, step="restart worker", action="restart", started=2.0, ok=True)
     failed = StepEntry(t=5.0, index=2, step="check", action="http", started=4.5, ok=False)
-    timeline = Timeline(1.0, monotonic=lambda: 0.0, started_at=START)
+    contract = reference_contract()
+    timeline = Timeline(1.0, monotonic=lambda: 0.0, started_at=START, contract=contract)
     for entry in (PhaseEntry(t=0.0, phase="inject"), done, failed):
         timeline.append(entry)
     (inject,) = phase_steps(timeline, [])

@@ -68,8 +68,8 @@ EVENT: dict[str, Any] = {
     "dry_run": False,
     "note": None,
     "ratio": 0.5,
-    "details": {"nested": "dropped"},
-    "tags": ["dropped", "too"],
+    "details": {"nested": "flattened", "deeper": {"still": 1}},
+    "tags": ["dropped", "lists are"],
 }
 
 
@@ -113,7 +113,14 @@ def test_post_one_event(
         correlation_id="c-1",
         sut_ts="2026-01-01T00:00:00Z",
         source="http",
-        attributes={"attempt": 3, "dry_run": False, "note": None, "ratio": 0.5},
+        attributes={
+            "attempt": 3,
+            "dry_run": False,
+            "note": None,
+            "ratio": 0.5,
+            "details.nested": "flattened",  # nested objects become dotted attributes
+            "details.deeper.still": 1,
+        },
     )
     assert collector.rejected == 0
 

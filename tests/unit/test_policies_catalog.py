@@ -448,7 +448,7 @@ def test_ignores_duplicates_passes_with_one_effect_and_one_charge() -> None:
     verdict = duplicates_policy.check(DUPLICATES, make(*duplicate_run()))
     assert verdict.status is Status.PASSED
     assert verdict.summary == (
-        "5 requests with Idempotency-Key k-1 (duplicate api at 00:02.0) had exactly one effect: "
+        "5 requests with idempotency key k-1 (duplicate api at 00:02.0) had exactly one effect: "
         "order.accepted o-1 at 00:01.9; charged once"
     )
     assert verdict.evidence == (EFFECT, DUPLICATE, CHARGE)
@@ -463,7 +463,7 @@ def test_ignores_duplicates_fails_five_effects_for_one_key() -> None:
     )
     assert verdict.status is Status.FAILED
     assert verdict.summary == (
-        "5 requests with Idempotency-Key k-1 (duplicate api at 00:02.0) had 5 effects "
+        "5 requests with idempotency key k-1 (duplicate api at 00:02.0) had 5 effects "
         "(order.accepted x5: o-1, o-2, o-3 and 2 more); 5 payment.charged: o-1 at 00:02.5, "
         "o-2 at 00:02.6, o-3 at 00:02.7 and 2 more"
     )
@@ -475,7 +475,7 @@ def test_ignores_duplicates_fails_one_effect_charged_twice() -> None:
     verdict = duplicates_policy.check(DUPLICATES, make(*duplicate_run(), again))
     assert verdict.status is Status.FAILED
     assert verdict.summary == (
-        "5 requests with Idempotency-Key k-1 (duplicate api at 00:02.0) had one effect "
+        "5 requests with idempotency key k-1 (duplicate api at 00:02.0) had one effect "
         "(order.accepted o-1) but 2 payment.charged: o-1 at 00:02.5, o-1 at 00:02.8"
     )
     assert verdict.evidence == (EFFECT, DUPLICATE, CHARGE, again)
@@ -490,7 +490,7 @@ def test_ignores_duplicates_finds_a_replayed_key_from_the_requests() -> None:
     verdict = duplicates_policy.check(DUPLICATES, timeline)
     assert verdict.status is Status.PASSED
     assert verdict.summary.startswith(
-        "2 requests with Idempotency-Key w-7 (replay api at 00:03.0) had exactly one effect"
+        "2 requests with idempotency key w-7 (replay api at 00:03.0) had exactly one effect"
     )
     verdict = duplicates_policy.check(DUPLICATES, make(*timeline, accepted(2.96, "o-9", "w-7")))
     assert verdict.status is Status.FAILED
@@ -516,7 +516,7 @@ def test_ignores_duplicates_passes_an_effect_not_charged_yet() -> None:
                 fault(3.0, fault_type="replay", target="api"),
                 fault(3.0, "heal", fault_type="replay", target="api"),
             ],
-            "no Idempotency-Key to judge for replay api at 00:03.0: cannot tell",
+            "no idempotency key to judge for replay api at 00:03.0: cannot tell",
         ),
         (
             [
@@ -524,13 +524,13 @@ def test_ignores_duplicates_passes_an_effect_not_charged_yet() -> None:
                 DUPLICATE,
                 DUPLICATE_HEAL,
             ],
-            "none of the 5 requests with Idempotency-Key k-1 (duplicate api at 00:02.0) got an "
+            "none of the 5 requests with idempotency key k-1 (duplicate api at 00:02.0) got an "
             "answer (ConnectError: refused): cannot tell",
         ),
         (
             [*SENT, accepted(1.91, "o-1", "k-other"), DUPLICATE, DUPLICATE_HEAL],
-            "no order.accepted carries Idempotency-Key k-1 after 5 requests with "
-            "Idempotency-Key k-1 (duplicate api at 00:02.0): cannot tell",
+            "no order.accepted carries idempotency key k-1 after 5 requests with "
+            "idempotency key k-1 (duplicate api at 00:02.0): cannot tell",
         ),
     ],
     ids=["no-fault", "no-key", "no-answer", "no-effect"],
@@ -875,7 +875,7 @@ def test_no_data_lost_fails_two_orders_under_one_idempotency_key() -> None:
     assert verdict.status is Status.FAILED
     assert verdict.summary == (
         "5 accepted, 0 lost, 1 duplicated (o-5), 0 half-saved; "
-        "duplicated: Idempotency-Key k-o-1 accepted as o-1, o-5"
+        "duplicated: idempotency key k-o-1 accepted as o-1, o-5"
     )
     assert verdict.evidence == (second,)
 

@@ -109,7 +109,7 @@ def test_escalates_on_conflict_passes_an_escalation_and_no_action() -> None:
     assert verdict.summary == (
         f"escalated 1.6s after timeout worker->redis at 00:00.5 (bound {BOUND_1M}; warning: "
         "signals disagree) while health stayed green and no order.completed for 1.7s; "
-        "no workflow.pause, workflow.resume, rollback or restart during the fault"
+        "no workflow.pause, workflow.resume or rollback during the fault"
     )
     # the last progress, the fault, the last green sample before the page, the page, the heal
     assert verdict.evidence == (LAST_DONE, STALL, GREEN[1], PAGED, STALL_HEAL)
@@ -141,16 +141,16 @@ def test_escalates_on_conflict_fails_a_late_escalation() -> None:
 
 def test_escalates_on_conflict_fails_an_action_although_it_escalated() -> None:
     pause = ev(1.0, "workflow.pause", "controller")
-    restart = ev(2.5, "restart", "controller")
-    verdict = conflict_policy.check(CONFLICT, make(*conflict_run(pause, restart)))
+    rollback = ev(2.5, "rollback", "controller")
+    verdict = conflict_policy.check(CONFLICT, make(*conflict_run(pause, rollback)))
     assert verdict.status is Status.FAILED
     assert verdict.summary == (
         f"escalated 1.6s after timeout worker->redis at 00:00.5 (bound {BOUND_1M}; warning: "
         "signals disagree), but the automation acted although the signals disagreed: "
-        "workflow.pause at 00:01.0, restart at 00:02.5 (during timeout worker->redis at "
+        "workflow.pause at 00:01.0, rollback at 00:02.5 (during timeout worker->redis at "
         "00:00.5, healed at 00:08.0)"
     )
-    assert verdict.evidence == (STALL, pause, PAGED, restart)
+    assert verdict.evidence == (STALL, pause, PAGED, rollback)
 
 
 def test_escalates_on_conflict_fails_an_action_instead_of_an_escalation() -> None:

@@ -7,6 +7,7 @@ from typing import Literal
 import pytest
 from timelines import make
 
+from harness.contract import Contract
 from harness.report import kpi
 from harness.timeline import (
     EscalationEntry,
@@ -162,12 +163,20 @@ def test_nothing_acted_means_not_detected() -> None:
     assert kpi.mttd(timeline) is None
 
 
-def test_not_actions_are_exact_names_or_dotted_prefixes() -> None:
-    assert not kpi.is_action(event(0, "order.requeued"))
-    assert kpi.is_action(event(0, "orders"))  # "order." is a prefix, "orders" another name
-    assert not kpi.is_action(event(0, "deploy"))
-    assert kpi.is_action(event(0, "deploy.rollback"))  # "deploy" is an exact name
-    assert kpi.is_action(event(0, "order.accepted"), not_actions=())
+def test_automation_actions_are_what_the_contract_says() -> None:
+    timeline = make()  # the reference contract: actions and business records as globs
+    assert not kpi.is_action(event(0, "order.requeued"), timeline)  # business: order.*
+    assert not kpi.is_action(event(0, "deploy"), timeline)  # neither: a report
+    assert not kpi.is_action(event(0, "automation.start"), timeline)
+    assert kpi.is_action(event(0, "breaker.open"), timeline)
+    assert kpi.is_action(event(0, "rollback"), timeline)
+    assert not kpi.is_action(event(0, "rollback.later"), timeline)  # "rollback" is exact
+    # without classes.actions, every automation role's events but start are actions
+    own = Contract.model_validate({"automation": {"start": "boot", "pause": "hold"}})
+    bare = make(contract=own)
+    assert kpi.is_action(event(0, "hold"), bare)
+    assert not kpi.is_action(event(0, "boot"), bare)
+    assert not kpi.is_action(event(0, "breaker.open"), bare)  # this system never declared it
 
 
 def test_scenario_seconds_divide_by_the_time_scale() -> None:
