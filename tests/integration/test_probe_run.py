@@ -50,7 +50,9 @@ expectations:
 QUEUE_GUARD = (
     'redis: {url: "{redis}/0", command: [LLEN, "queue:orders"], expect: {range: [0, 100000]}}'
 )
-FAILING_GUARD = "command: {argv: [" + sys.executable + ', -c, "import sys; sys.exit(7)"]}'
+# a shell, not Python: on a loaded machine a Python start-up per check (twice in a row) could
+# outlast the short run, and the guard would never trip
+FAILING_GUARD = 'command: {argv: [sh, -c, "exit 7"]}'
 
 
 def write_run(tmp_path: Path, guard: str) -> Path:
