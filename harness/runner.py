@@ -45,6 +45,7 @@ from harness.observe.guards import GuardMonitor
 from harness.observe.load import LoadRunner
 from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
+from harness.observe.world import CounterSampler, read_final_state
 from harness.policies import Status, Verdict, judge
 from harness.prepare import Prepared
 from harness.report import archive_run
@@ -393,6 +394,14 @@ class _Execution:
         self._phase("inject")
         sampler.start()
         self.stack.callback(sampler.stop)
+        base_dir = self.prepared.system_path.parent
+        counters = CounterSampler(
+            self.prepared.state, endpoints, self.timeline, self._sample_interval(), base_dir
+        )
+        if counters:
+            counters.sample_all()  # the baseline, before the first fault
+            counters.start()
+            self.stack.callback(counters.stop)
         guards = GuardMonitor(
             self.scenario.guards,
             endpoints,
@@ -442,9 +451,13 @@ class _Execution:
         if self.scenario.load:
             users.stop()
         sampler.stop()
+        counters.stop()
         with httpx.Client() as client:
             self._drain(client, endpoints)
             self._phase("verify")
+            if counters:
+                counters.sample_all()
+            read_final_state(self.prepared.state, endpoints, self.timeline, base_dir)
             sampler.sample_all(client, "verify")
         self._phase("teardown")
 

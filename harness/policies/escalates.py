@@ -17,6 +17,7 @@ from harness.clock import format_offset
 from harness.expectations import EscalatesExpectation
 from harness.policies.base import Status, Verdict, bound_text, policy
 from harness.policies.common import (
+    Progress,
     combine,
     count,
     cut_short,
@@ -24,10 +25,12 @@ from harness.policies.common import (
     fault_text,
     last_automation_event,
     last_text,
+    need_progress,
+    progress_of,
     verdict,
 )
-from harness.policies.vocabulary import names_text, need
-from harness.timeline import Entry, EscalationEntry, EventEntry, FaultWindow, Timeline
+from harness.policies.vocabulary import names_text
+from harness.timeline import Entry, EscalationEntry, FaultWindow, Timeline
 
 NAME = "escalates"
 SHOWN = 3  # escalations quoted in a summary
@@ -41,12 +44,12 @@ def _escalation_text(escalation: EscalationEntry) -> str:
 
 def _recovery(
     exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow
-) -> EventEntry | None:
+) -> Progress | None:
     """The first progress after the heal and by the deadline: proof the work recovered."""
     deadline = window.start + timeline.scaled(exp.within)
     if window.heal is None:
         return None
-    progress = (e for e in timeline.events() if e.action in exp.progress_actions)
+    progress = progress_of(timeline, exp.progress_actions)
     return next((e for e in progress if window.heal.t <= e.t <= deadline), None)
 
 
@@ -62,7 +65,7 @@ def _unrecovered(exp: EscalatesExpectation, timeline: Timeline, window: FaultWin
 
 
 def _judge_recovered(
-    exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow, progress: EventEntry
+    exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow, progress: Progress
 ) -> Verdict:
     """The work recovered by itself: any escalation until ``within`` after the heal is noise."""
     heal = window.heal or window.inject
@@ -131,7 +134,7 @@ def _judge_unrecovered(
 @policy(NAME)
 def check(exp: EscalatesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether each fault was escalated once, with a runbook, exactly when it had to be."""
-    need(exp, "progress_actions")
+    need_progress(exp, "progress_actions", timeline)
     windows = timeline.fault_windows()
     if not windows:
         text = "no fault was injected: nothing to escalate"
