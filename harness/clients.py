@@ -22,6 +22,8 @@ from harness.jsonpaths import find
 from harness.timeline import RequestEntry, Timeline
 
 Outcome = Literal["ok", "failed", "unknown"]
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""Methods whose request may create or change work (the others only read)."""
 
 
 def outcome_of(status: int | None) -> Outcome:

@@ -350,9 +350,16 @@ def plan(prepared: Prepared, time_scale: float) -> list[str]:
     def scaled(seconds: float) -> float:
         return seconds * time_scale
 
+    honoured = prepared.system.honours_time_scale
     lines = [
         f"scenario {s.name} on {prepared.system.name} ({prepared.system_path})",
-        f"time scale {time_scale:g}: every duration below is scaled; bounds as stated",
+        f"time scale {time_scale:g}: every duration below is scaled; bounds as stated"
+        + (
+            ""
+            if honoured or time_scale == 1.0
+            else "; the system does not honour HARNESS_TIME_SCALE, so fault magnitudes "
+            "(latencies, timeouts, delays) are applied unscaled"
+        ),
         f"setup   start {len(prepared.system.services)} services, "
         f"{len(prepared.system.edges)} edges through Toxiproxy; wait for health and steady state "
         f"({', '.join(p.name for p in s.steady_state)}); then, from 00:00.0:",
@@ -380,4 +387,38 @@ def plan(prepared: Prepared, time_scale: float) -> list[str]:
             else ""
         )
         lines.append(f"expect {e.policy}{bound}")
+    lines += [f"warning: {w}" for w in scale_warnings(prepared, time_scale)]
     return lines
+
+
+MAGNITUDES = ("latency", "jitter", "timeout", "delay")
+"""Fault fields that are magnitudes of the fault, not times of the harness's schedule."""
+
+
+def scale_warnings(prepared: Prepared, time_scale: float) -> list[str]:
+    """Bounds that, scaled, are shorter than a fault's magnitude as it will be applied.
+
+    A latency of 5 s with the system's timers unscaled (or scaled alike) against a bound of
+    30 s at time scale 0.05 (1.5 s): no automation can keep that promise in time.
+    """
+    from harness.durations import render_duration
+
+    scale = time_scale if prepared.system.honours_time_scale else 1.0
+    scenario = prepared.scenario
+
+    def magnitude(fault: object) -> float:
+        return sum(float(getattr(fault, f, 0.0) or 0.0) for f in MAGNITUDES) * scale
+
+    faults = zip(scenario.fault_ids(), scenario.faults, strict=True)
+    applied = [(fault_id, fault.type, magnitude(fault)) for fault_id, fault in faults]
+    found = []
+    for e in scenario.expectations:
+        within = getattr(e, "within", None)
+        for fault_id, kind, seconds in applied:
+            if within is not None and 0 < within * time_scale < seconds:
+                found.append(
+                    f"{e.policy}: its bound {render_duration(within)} scales to "
+                    f"{render_duration(within * time_scale)}, shorter than the {kind} of "
+                    f"{fault_id} as applied ({render_duration(seconds)})"
+                )
+    return found

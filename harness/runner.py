@@ -47,7 +47,7 @@ from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
 from harness.observe.world import CounterSampler, read_final_state
 from harness.policies import Status, Verdict, judge
-from harness.prepare import Prepared
+from harness.prepare import Prepared, scale_warnings
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
 from harness.signals import interruptible, shielded
@@ -134,6 +134,8 @@ class Runner:
         (run_dir / "logs").mkdir(parents=True)
         shutil.copyfile(prepared.path, run_dir / "scenario.yaml")
         timeline = Timeline(self.options.time_scale, contract=prepared.system.contract)
+        for warning in scale_warnings(prepared, self.options.time_scale):
+            log.warning("%s: %s", prepared.scenario.name, warning)
         state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
         stack = ExitStack()
         aborted: Aborted | None = None
@@ -307,6 +309,7 @@ class _Execution:
                 toxiproxy=client,
                 proxy_for=target.proxy_for,
                 time_scale=self.timeline.time_scale,
+                scales_magnitudes=self.prepared.system.honours_time_scale,
                 run_id=self.run_id,
                 services=target,
                 endpoints=endpoints,

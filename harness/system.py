@@ -117,6 +117,12 @@ class SystemSpec(_Model):
         default_factory=Contract,
         description="the system's vocabulary: what its events and requests mean (docs/contract.md)",
     )
+    honours_time_scale: bool = Field(
+        default=True,
+        description="whether the system scales its own timers by HARNESS_TIME_SCALE; if not, "
+        "fault magnitudes (latencies, timeouts, delays) are never scaled, only the harness's "
+        "own waits and bounds",
+    )
     state: StateSpec = Field(
         default_factory=StateSpec,
         description="what the harness reads of the system's store itself: counters during "

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.clients import WRITES
 from harness.timeline import RequestEntry, StateEntry, Timeline
 
 Records = Mapping[str, int]
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
