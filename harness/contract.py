@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
+from harness.jsonpaths import JsonPath
 from harness.spec import Model
 
 
@@ -153,7 +154,7 @@ class Requests(Model):
     idempotency_header: str | None = Field(
         default=None, description="the header carrying a fresh idempotency key per request"
     )
-    work_id: str | None = Field(
+    work_id: JsonPath | None = Field(
         default=None, description="a JSON path into a 2xx answer's body: the id of the work"
     )
 

@@ -103,6 +103,12 @@ class EscalatesExpectation(Model):
 
     policy: Literal["escalates"]
     within: Duration = 180.0
+    from_: Literal["fault", "detection", "pause"] = Field(
+        default="fault",
+        alias="from",
+        description="where the bound starts: the fault, the automation's first action or "
+        "alert (detection), or its first pause",
+    )
     progress_actions: Names = _role("work.completed")
 
 

@@ -19,6 +19,7 @@ from harness.drills import Runbook, load_runbook
 from harness.errors import Problem, ScenarioError
 from harness.probespec import Checks
 from harness.scenario import DeployFault, DuplicateFault, ReplayFault, Scenario, load_scenario
+from harness.statespec import StateSpec
 from harness.system import SystemSpec, load_system
 from harness.yamlsource import Loc, locate, read_yaml
 
@@ -36,6 +37,13 @@ class Prepared:
     system: SystemSpec
     runbook: Runbook | None = None
     """The scenario's runbook (``drill.runbook``), for no-automation drills."""
+
+    @property
+    def state(self) -> StateSpec:
+        """The store's counters and final-state reads: the scenario's roles over the system's."""
+        if self.scenario.state is None:
+            return self.system.state
+        return self.scenario.state.over(self.system.state)
 
 
 def resolve_scenarios(spec: str, scenarios_dir: Path) -> list[Path]:
@@ -142,6 +150,7 @@ def prepare(path: Path, default_system: Path | None) -> Prepared:
             problems=(locate(path, data, ("system",), missing),),
         )
     system = load_system(system_path)
+    _system_problems(system_path, system)
     problems = cross_check(path, scenario, system)
     if problems:
         raise ScenarioError(what="the scenario does not fit its system", problems=problems)
@@ -181,9 +190,12 @@ def with_contract(scenario: Scenario, contract: Contract) -> Scenario:
 def _runbook(path: Path, scenario: Scenario, system: SystemSpec) -> Runbook:
     """The scenario's runbook, checked against the system like the scenario is."""
     assert scenario.drill is not None
-    runbook_path = (path.parent / scenario.drill.runbook).resolve()
-    if not runbook_path.is_file():
-        message = f"no such file: {runbook_path}"
+    try:
+        runbook_path = (path.parent / scenario.drill.runbook).resolve()
+        message = "" if runbook_path.is_file() else f"no such file: {runbook_path}"
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+        runbook_path, message = path, f"not a usable path: {exc}"
+    if message:
         problem = locate(path, read_yaml(path), ("drill", "runbook"), message)
         raise ScenarioError(what="runbook file not found", where=str(path), problems=(problem,))
     runbook = load_runbook(runbook_path)
@@ -232,11 +244,32 @@ def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Pro
     for i, fault in enumerate(scenario.faults):
         if isinstance(fault, DuplicateFault):
             urls.append((("faults", i, "request", "url"), fault.request.url))
+    if scenario.state is not None:
+        urls += state_addresses(scenario.state)
     found += _url_problems(urls, system)
     if not found:
         return ()
     data = read_yaml(path)
     return tuple(locate(path, data, loc, msg) for loc, msg in found)
+
+
+def state_addresses(state: StateSpec) -> list[tuple[Loc, str]]:
+    """Where each counter and final-state read of ``state`` reads, located under ``state``."""
+    found: list[tuple[Loc, str]] = []
+    for where, checks in state.reads():
+        found += check_addresses(("state", *where.split(".")), checks)
+    return found
+
+
+def _system_problems(path: Path, system: SystemSpec) -> None:
+    """The system file's own reads must reach only its own endpoints, like a scenario's."""
+    found = _url_problems(state_addresses(system.state), system)
+    if found:
+        data = read_yaml(path)
+        raise ScenarioError(
+            what="the system file reads beyond its endpoints",
+            problems=tuple(locate(path, data, loc, msg) for loc, msg in found),
+        )
 
 
 def check_addresses(prefix: Loc, checks: Checks) -> list[tuple[Loc, str]]:
@@ -317,9 +350,16 @@ def plan(prepared: Prepared, time_scale: float) -> list[str]:
     def scaled(seconds: float) -> float:
         return seconds * time_scale
 
+    honoured = prepared.system.honours_time_scale
     lines = [
         f"scenario {s.name} on {prepared.system.name} ({prepared.system_path})",
-        f"time scale {time_scale:g}: every duration below is scaled; bounds as stated",
+        f"time scale {time_scale:g}: every duration below is scaled; bounds as stated"
+        + (
+            ""
+            if honoured or time_scale == 1.0
+            else "; the system does not honour HARNESS_TIME_SCALE, so fault magnitudes "
+            "(latencies, timeouts, delays) are applied unscaled"
+        ),
         f"setup   start {len(prepared.system.services)} services, "
         f"{len(prepared.system.edges)} edges through Toxiproxy; wait for health and steady state "
         f"({', '.join(p.name for p in s.steady_state)}); then, from 00:00.0:",
@@ -347,4 +387,38 @@ def plan(prepared: Prepared, time_scale: float) -> list[str]:
             else ""
         )
         lines.append(f"expect {e.policy}{bound}")
+    lines += [f"warning: {w}" for w in scale_warnings(prepared, time_scale)]
     return lines
+
+
+MAGNITUDES = ("latency", "jitter", "timeout", "delay")
+"""Fault fields that are magnitudes of the fault, not times of the harness's schedule."""
+
+
+def scale_warnings(prepared: Prepared, time_scale: float) -> list[str]:
+    """Bounds that, scaled, are shorter than a fault's magnitude as it will be applied.
+
+    A latency of 5 s with the system's timers unscaled (or scaled alike) against a bound of
+    30 s at time scale 0.05 (1.5 s): no automation can keep that promise in time.
+    """
+    from harness.durations import render_duration
+
+    scale = time_scale if prepared.system.honours_time_scale else 1.0
+    scenario = prepared.scenario
+
+    def magnitude(fault: object) -> float:
+        return sum(float(getattr(fault, f, 0.0) or 0.0) for f in MAGNITUDES) * scale
+
+    faults = zip(scenario.fault_ids(), scenario.faults, strict=True)
+    applied = [(fault_id, fault.type, magnitude(fault)) for fault_id, fault in faults]
+    found = []
+    for e in scenario.expectations:
+        within = getattr(e, "within", None)
+        for fault_id, kind, seconds in applied:
+            if within is not None and 0 < within * time_scale < seconds:
+                found.append(
+                    f"{e.policy}: its bound {render_duration(within)} scales to "
+                    f"{render_duration(within * time_scale)}, shorter than the {kind} of "
+                    f"{fault_id} as applied ({render_duration(seconds)})"
+                )
+    return found

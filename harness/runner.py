@@ -45,8 +45,9 @@ from harness.observe.guards import GuardMonitor
 from harness.observe.load import LoadRunner
 from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
+from harness.observe.world import CounterSampler, read_final_state
 from harness.policies import Status, Verdict, judge
-from harness.prepare import Prepared
+from harness.prepare import Prepared, scale_warnings
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
 from harness.signals import interruptible, shielded
@@ -133,6 +134,8 @@ class Runner:
         (run_dir / "logs").mkdir(parents=True)
         shutil.copyfile(prepared.path, run_dir / "scenario.yaml")
         timeline = Timeline(self.options.time_scale, contract=prepared.system.contract)
+        for warning in scale_warnings(prepared, self.options.time_scale):
+            log.warning("%s: %s", prepared.scenario.name, warning)
         state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
         stack = ExitStack()
         aborted: Aborted | None = None
@@ -306,6 +309,7 @@ class _Execution:
                 toxiproxy=client,
                 proxy_for=target.proxy_for,
                 time_scale=self.timeline.time_scale,
+                scales_magnitudes=self.prepared.system.honours_time_scale,
                 run_id=self.run_id,
                 services=target,
                 endpoints=endpoints,
@@ -393,6 +397,14 @@ class _Execution:
         self._phase("inject")
         sampler.start()
         self.stack.callback(sampler.stop)
+        base_dir = self.prepared.system_path.parent
+        counters = CounterSampler(
+            self.prepared.state, endpoints, self.timeline, self._sample_interval(), base_dir
+        )
+        if counters:
+            counters.sample_all()  # the baseline, before the first fault
+            counters.start()
+            self.stack.callback(counters.stop)
         guards = GuardMonitor(
             self.scenario.guards,
             endpoints,
@@ -442,9 +454,13 @@ class _Execution:
         if self.scenario.load:
             users.stop()
         sampler.stop()
+        counters.stop()
         with httpx.Client() as client:
             self._drain(client, endpoints)
             self._phase("verify")
+            if counters:
+                counters.sample_all()
+            read_final_state(self.prepared.state, endpoints, self.timeline, base_dir)
             sampler.sample_all(client, "verify")
         self._phase("teardown")
 

@@ -59,6 +59,7 @@ from harness.probespec import (
     StateReader,
 )
 from harness.spec import Edge, JsonScalar, Model, RequestSpec
+from harness.statespec import StateSpec
 from harness.yamlsource import load_model
 
 __all__ = [
@@ -264,6 +265,11 @@ class Scenario(Model):
     guards: list[Guard] = Field(
         default_factory=list,
         description="halt conditions (blast radius): one trips, every fault is healed, aborted",
+    )
+    state: StateSpec | None = Field(
+        default=None,
+        description="counters and final-state reads of the store; each role given here "
+        "replaces the system file's",
     )
 
     @field_validator("faults")

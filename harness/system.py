@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from harness.contract import Contract
 from harness.durations import Duration
+from harness.statespec import StateSpec
 from harness.yamlsource import Loc, load_model
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([^{}]+))?\}")
@@ -115,6 +116,17 @@ class SystemSpec(_Model):
     contract: Contract = Field(
         default_factory=Contract,
         description="the system's vocabulary: what its events and requests mean (docs/contract.md)",
+    )
+    honours_time_scale: bool = Field(
+        default=True,
+        description="whether the system scales its own timers by HARNESS_TIME_SCALE; if not, "
+        "fault magnitudes (latencies, timeouts, delays) are never scaled, only the harness's "
+        "own waits and bounds",
+    )
+    state: StateSpec = Field(
+        default_factory=StateSpec,
+        description="what the harness reads of the system's store itself: counters during "
+        "the run, records after it (docs/contract.md)",
     )
 
     # field validators, so a problem is located at 'edges:' or 'automation:', not at line 1

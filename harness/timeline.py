@@ -97,6 +97,14 @@ class RequestEntry(_Entry):
     error: str | None = None
     idempotency_key: str | None = None
     origin: str = Field(default="workload", description="'workload', or the fault that sent it")
+    outcome: Literal["ok", "failed", "unknown"] | None = Field(
+        default=None,
+        description="what the client knows happened: ok (2xx), failed (4xx: refused), unknown "
+        "(5xx, a timeout, a reset: the work may or may not have happened)",
+    )
+    work_id: str | None = Field(
+        default=None, description="the work's id in a 2xx answer (the contract's requests.work_id)"
+    )
 
 
 class TrafficEntry(_Entry):
@@ -164,6 +172,23 @@ class StateEntry(_Entry):
     detail: str = ""
 
 
+class CounterEntry(_Entry):
+    """One sample of a counter of the system's store (``state.counters``: completed, failed).
+
+    ``value`` None: the counter could not be read then (``detail`` says why).
+    """
+
+    kind: Literal["counter"] = "counter"
+    name: str
+    value: float | None
+    detail: str = ""
+
+    @property
+    def action(self) -> str:
+        """How findings quote the sample beside events: ``completed counter at 42``."""
+        return f"{self.name} counter at {self.value:g}" if self.value is not None else self.name
+
+
 Entry = Annotated[
     PhaseEntry
     | FaultEntry
@@ -175,7 +200,8 @@ Entry = Annotated[
     | StepEntry
     | GuardEntry
     | LoadEntry
-    | StateEntry,
+    | StateEntry
+    | CounterEntry,
     Field(discriminator="kind"),
 ]
 _ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
@@ -193,6 +219,7 @@ E = TypeVar(
     GuardEntry,
     LoadEntry,
     StateEntry,
+    CounterEntry,
 )
 
 

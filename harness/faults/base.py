@@ -57,10 +57,16 @@ class FaultContext:
     endpoints: Mapping[str, str]
     timeline: Timeline
     workload: Workload | None = None
+    scales_magnitudes: bool = True
+    """False when the system does not honour HARNESS_TIME_SCALE: a latency stays a latency."""
 
     def scaled(self, seconds: float) -> float:
         """A duration from the scenario, scaled to this run."""
         return seconds * self.time_scale
+
+    def magnitude(self, seconds: float) -> float:
+        """A fault's magnitude (a latency, a timeout): scaled only if the system scales too."""
+        return self.scaled(seconds) if self.scales_magnitudes else seconds
 
 
 @dataclass

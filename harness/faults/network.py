@@ -109,7 +109,7 @@ class ToxicDriver:
 
     def _attributes(self, fault: ToxicFault) -> dict[str, int]:
         def ms(seconds: float) -> int:
-            return round(self._ctx.scaled(seconds) * 1000)
+            return round(self._ctx.magnitude(seconds) * 1000)
 
         match fault:
             case LatencyFault():
@@ -117,7 +117,7 @@ class ToxicDriver:
             case SlowFault():
                 return {"rate": fault.rate_kb}
             case SlicerFault():  # Toxiproxy's slicer delay is in microseconds
-                delay_us = round(self._ctx.scaled(fault.delay) * 1_000_000)
+                delay_us = round(self._ctx.magnitude(fault.delay) * 1_000_000)
                 return {
                     "average_size": fault.average_size,
                     "size_variation": fault.size_variation,

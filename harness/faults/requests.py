@@ -7,11 +7,11 @@ the effects one key had.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 
 import httpx
 
+from harness.clients import send_recorded
 from harness.errors import FaultError
 from harness.faults.base import FaultContext, FaultDriver, Injected
 from harness.hookspecs import hookimpl
@@ -29,24 +29,9 @@ def send(
 ) -> RequestEntry:
     """Send one request and record what came back (a transport error is recorded, not raised)."""
     headers = {spec.idempotency_header: key} if spec.idempotency_header and key else {}
-    start = time.monotonic()
-    status, error = None, None
-    try:
-        status = client.request(spec.method, url, json=spec.json_, headers=headers).status_code
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    entry = RequestEntry(
-        t=timeline.now(),
-        method=spec.method,
-        url=url,
-        status=status,
-        latency_ms=round((time.monotonic() - start) * 1000, 1),
-        error=error,
-        idempotency_key=key,
-        origin=origin,
+    return send_recorded(
+        client, timeline, spec.method, url, json=spec.json_, headers=headers, key=key, origin=origin
     )
-    timeline.append(entry)
-    return entry
 
 
 def send_many(

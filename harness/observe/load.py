@@ -24,11 +24,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from harness.clients import WRITES, outcome_of
 from harness.errors import HarnessError
 from harness.extras import MissingExtra
 from harness.observe.probes import expand_url
 from harness.scenario import Load
-from harness.timeline import LoadEntry, Timeline
+from harness.timeline import LoadEntry, RequestEntry, Timeline
 
 DRIVERS = Path(__file__).resolve().parent / "locust"
 READY_WAIT = 60.0
@@ -86,6 +87,7 @@ class LoadRunner:
         env = {
             **os.environ,
             "HARNESS_LOAD_DIR": str(self._folder),
+            "HARNESS_WORK_ID_PATH": self._timeline.contract.requests.work_id or "",
             "HARNESS_LOAD_SPEC": str(self._folder / "spec.json"),
             "PYTHONUNBUFFERED": "1",
         }
@@ -210,6 +212,8 @@ class LoadRunner:
                 continue  # not a line of ours: never stop following
             self._pending.setdefault(int(t // self._interval), []).append(line)
             self._seen.set()
+            if line.get("method") in WRITES:  # client history: the users' writes, one by one
+                self._timeline.append(_history_entry(line, t))
         return offset + len(complete)
 
     def _flush(self, final: bool) -> None:
@@ -227,6 +231,23 @@ class LoadRunner:
             lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
             text.append(f"{path.name}: " + "\n".join(lines[-8:]))
         return "\n".join(text) or "(no log)"
+
+
+def _history_entry(line: dict[str, Any], t: float) -> RequestEntry:
+    """One simulated user's write as client history (``harness.clients``)."""
+    status = line.get("status") if isinstance(line.get("status"), int) else None
+    work_id = line.get("work_id")
+    return RequestEntry(
+        t=t,
+        method=str(line.get("method")),
+        url=str(line.get("name")),
+        status=status,
+        latency_ms=float(line.get("ms") or 0.0),
+        error="failed without an answer" if status is None and line.get("failed") else None,
+        origin="load",
+        outcome=outcome_of(status),
+        work_id=str(work_id) if isinstance(work_id, str | int) else None,
+    )
 
 
 def aggregate(lines: list[dict[str, Any]], end: float, window: float) -> LoadEntry:

@@ -1,7 +1,8 @@
 """A steady workload: requests at a fixed rate, each answer recorded on the timeline.
 
 This is the small built-in load of a scenario's ``workload:`` section (real time, not scaled);
-it gives the automation work to protect. Heavy, user-like load is Locust's job.
+it gives the automation work to protect. Each answer is client history (``clients.py``).
+Heavy, user-like load is Locust's job.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Mapping
 
 import httpx
 
+from harness.clients import send_recorded
 from harness.observe.probes import expand_url
 from harness.scenario import Workload
-from harness.timeline import RequestEntry, Timeline
+from harness.timeline import Timeline
 
 
 class WorkloadRunner:
@@ -54,21 +56,12 @@ class WorkloadRunner:
         key = f"{self._run_id}-{self.sent}-{uuid.uuid4().hex[:6]}"
         headers = {spec.idempotency_header: key} if spec.idempotency_header else {}
         self.sent += 1
-        start = time.monotonic()
-        status, error = None, None
-        try:
-            response = client.request(spec.method, self._url, json=spec.json_, headers=headers)
-            status = response.status_code
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        self._timeline.append(
-            RequestEntry(
-                t=self._timeline.now(),
-                method=spec.method,
-                url=self._url,
-                status=status,
-                latency_ms=round((time.monotonic() - start) * 1000, 1),
-                error=error,
-                idempotency_key=key if spec.idempotency_header else None,
-            )
+        send_recorded(
+            client,
+            self._timeline,
+            spec.method,
+            self._url,
+            json=spec.json_,
+            headers=headers,
+            key=key if spec.idempotency_header else None,
         )

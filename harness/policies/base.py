@@ -43,6 +43,11 @@ class Verdict(BaseModel):
     scaled_bound: float | None = None
     evidence: tuple[Entry, ...] = ()
 
+    @property
+    def is_failed(self) -> bool:
+        """Whether the system broke the promise."""
+        return self.status is Status.FAILED
+
     def render(self) -> str:
         """``policy: summary`` followed by the evidence, one timeline entry per line."""
         lines = [f"{self.policy}: {self.summary}"]
@@ -174,6 +179,12 @@ def describe(entry: Entry) -> str:
                 f"{at} load {entry.requests} requests, {entry.failures} failed "
                 f"({entry.status_5xx} 5xx){p99}"
             )
+        case "state":
+            held = "unreadable" if not entry.ok else f"{len(entry.records or {})} records"
+            return f"{at} final state {entry.name}: {held} {entry.detail}".rstrip()
+        case "counter":
+            value = "unreadable" if entry.value is None else f"{entry.value:g}"
+            return f"{at} counter {entry.name} = {value}"
         case "guard":
             return f"{at} guard {entry.guard} TRIPPED: {entry.detail}"
         case "step":

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import BaseModel
+
 from harness.clock import format_offset
 from harness.policies.base import Status, Verdict
-from harness.timeline import Entry, EventEntry, FaultEntry, Timeline
+from harness.policies.vocabulary import need
+from harness.timeline import CounterEntry, Entry, EventEntry, FaultEntry, Timeline
 
 
 def elapsed(seconds: float) -> str:
@@ -65,6 +68,46 @@ def last_automation_event(
     names = {n for group in (*actions, timeline.contract.automation.start) for n in group}
     services = {e.service for e in events if e.action in names}
     return next((e for e in reversed(events) if e.t <= until and e.service in services), None)
+
+
+Progress = EventEntry | CounterEntry
+"""Evidence that work moved: an event the system reported, or a rise of a store's counter."""
+
+
+def rises(timeline: Timeline, counter: str) -> list[CounterEntry]:
+    """The samples of ``counter`` (``state.counters``) higher than the readable one before."""
+    found: list[CounterEntry] = []
+    last: float | None = None
+    for sample in timeline.of(CounterEntry):
+        if sample.name != counter or sample.value is None:
+            continue
+        if last is not None and sample.value > last:
+            found.append(sample)
+        last = sample.value
+    return found
+
+
+def progress_of(timeline: Timeline, names: Sequence[str]) -> list[Progress]:
+    """Work completing: the ``names`` events, and rises of the ``completed`` counter, in order."""
+    found: list[Progress] = [*timeline.events(names), *rises(timeline, "completed")]
+    return sorted(found, key=lambda e: e.t)
+
+
+def failures_of(timeline: Timeline, names: Sequence[str]) -> list[Progress]:
+    """Work failing: the ``names`` events, and rises of the ``failed`` counter, in order."""
+    found: list[Progress] = [*timeline.events(names), *rises(timeline, "failed")]
+    return sorted(found, key=lambda e: e.t)
+
+
+def need_progress(expectation: BaseModel, field: str, timeline: Timeline) -> None:
+    """Raise ``MissingVocabulary`` when nothing can show work progressing.
+
+    Either ``field`` names events, or the run sampled a ``completed`` counter of the store.
+    """
+    if not getattr(expectation, field) and not any(
+        c.name == "completed" for c in timeline.of(CounterEntry)
+    ):
+        need(expectation, field)
 
 
 def event_text(event: EventEntry, path: str) -> str | None:

@@ -1,6 +1,8 @@
 """The ``escalates`` policy: a human is called when, and only when, the automation cannot recover.
 
-For each fault window, the bound runs from the inject: ``deadline = inject + within`` (scaled).
+For each fault window, the bound runs from the inject: ``deadline = inject + within`` (scaled);
+``from: detection`` starts it at the automation's first action or alert after the inject,
+``from: pause`` at its first pause (either: the inject when there is none).
 The work *recovered* if the fault was healed by then and a ``progress_actions`` event (default:
 the contract's ``work.completed``) followed the heal by then too (a fault never healed has not
 recovered).
@@ -17,6 +19,7 @@ from harness.clock import format_offset
 from harness.expectations import EscalatesExpectation
 from harness.policies.base import Status, Verdict, bound_text, policy
 from harness.policies.common import (
+    Progress,
     combine,
     count,
     cut_short,
@@ -24,10 +27,12 @@ from harness.policies.common import (
     fault_text,
     last_automation_event,
     last_text,
+    need_progress,
+    progress_of,
     verdict,
 )
-from harness.policies.vocabulary import names_text, need
-from harness.timeline import Entry, EscalationEntry, EventEntry, FaultWindow, Timeline
+from harness.policies.vocabulary import names_text
+from harness.timeline import Entry, EscalationEntry, FaultWindow, Timeline
 
 NAME = "escalates"
 SHOWN = 3  # escalations quoted in a summary
@@ -41,18 +46,49 @@ def _escalation_text(escalation: EscalationEntry) -> str:
 
 def _recovery(
     exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow
-) -> EventEntry | None:
+) -> Progress | None:
     """The first progress after the heal and by the deadline: proof the work recovered."""
-    deadline = window.start + timeline.scaled(exp.within)
+    deadline = _deadline(exp, timeline, window)
     if window.heal is None:
         return None
-    progress = (e for e in timeline.events() if e.action in exp.progress_actions)
+    progress = progress_of(timeline, exp.progress_actions)
     return next((e for e in progress if window.heal.t <= e.t <= deadline), None)
+
+
+def _anchor(exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow) -> float:
+    """Where the bound starts: the fault (``from: fault``), or the first action or alert, or pause.
+
+    The first at or after the fault; the fault's start when there is none.
+    """
+    if exp.from_ == "fault":
+        return window.start
+    if exp.from_ == "pause":
+        found: list[Entry] = [e for e in timeline.events(timeline.contract.automation.pause)]
+    else:
+        found = [e for e in timeline.events() if timeline.contract.is_action(e.action)]
+        found += list(timeline.of(EscalationEntry))
+    times = [e.t for e in found if e.t >= window.start]
+    return min(times, default=window.start)
+
+
+def _deadline(exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow) -> float:
+    return _anchor(exp, timeline, window) + timeline.scaled(exp.within)
+
+
+def _bound(exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow) -> str:
+    """``3m (scaled 9s)``, and where it starts when that is not the fault."""
+    text = bound_text(exp.within, timeline)
+    if exp.from_ == "fault":
+        return text
+    at = _anchor(exp, timeline, window)
+    if at == window.start:
+        return f"{text} from the fault: no {exp.from_} to start it at"
+    return f"{text} from the {exp.from_} at {format_offset(at)}"
 
 
 def _unrecovered(exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow) -> str:
     """Why the work had not recovered by the deadline."""
-    deadline = window.start + timeline.scaled(exp.within)
+    deadline = _deadline(exp, timeline, window)
     if window.heal is None or window.heal.t > deadline:
         return f"the fault was still active at {format_offset(deadline)}"
     progress = names_text(exp.progress_actions)
@@ -62,7 +98,7 @@ def _unrecovered(exp: EscalatesExpectation, timeline: Timeline, window: FaultWin
 
 
 def _judge_recovered(
-    exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow, progress: EventEntry
+    exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow, progress: Progress
 ) -> Verdict:
     """The work recovered by itself: any escalation until ``within`` after the heal is noise."""
     heal = window.heal or window.inject
@@ -85,7 +121,7 @@ def _judge_one(
     exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow, one: EscalationEntry
 ) -> Verdict:
     """The one escalation the unrecovered fault needed: it must carry a runbook and a severity."""
-    name, bound = fault_text(window.inject), bound_text(exp.within, timeline)
+    name, bound = fault_text(window.inject), _bound(exp, timeline, window)
     when = f"{elapsed(one.t - window.start)} after {name}"
     fields = (("runbook link", one.runbook_url), ("severity", one.severity))
     missing = [what for what, value in fields if not value]
@@ -104,8 +140,8 @@ def _judge_unrecovered(
     exp: EscalatesExpectation, timeline: Timeline, window: FaultWindow
 ) -> Verdict:
     """The work had not recovered: exactly one escalation by the deadline, and no second one."""
-    name, bound = fault_text(window.inject), bound_text(exp.within, timeline)
-    deadline = window.start + timeline.scaled(exp.within)
+    name, bound = fault_text(window.inject), _bound(exp, timeline, window)
+    deadline = _deadline(exp, timeline, window)
     until = max(deadline, timeline.end() if window.heal is None else window.heal.t)
     escalations = [e for e in timeline.of(EscalationEntry) if window.start <= e.t <= until]
     if escalations and escalations[0].t <= deadline and len(escalations) > 1:
@@ -131,7 +167,7 @@ def _judge_unrecovered(
 @policy(NAME)
 def check(exp: EscalatesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether each fault was escalated once, with a runbook, exactly when it had to be."""
-    need(exp, "progress_actions")
+    need_progress(exp, "progress_actions", timeline)
     windows = timeline.fault_windows()
     if not windows:
         text = "no fault was injected: nothing to escalate"

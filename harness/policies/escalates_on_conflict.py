@@ -25,6 +25,7 @@ from harness.clock import format_offset
 from harness.expectations import EscalatesOnConflictExpectation
 from harness.policies.base import Status, Verdict, bound_text, policy
 from harness.policies.common import (
+    Progress,
     combine,
     count,
     cut_short,
@@ -32,9 +33,11 @@ from harness.policies.common import (
     fault_text,
     last_automation_event,
     last_text,
+    need_progress,
+    progress_of,
     verdict,
 )
-from harness.policies.vocabulary import names_text, need
+from harness.policies.vocabulary import names_text
 from harness.timeline import (
     EscalationEntry,
     EventEntry,
@@ -64,7 +67,7 @@ def _health_text(samples: Sequence[ProbeEntry]) -> str:
     return f"health checks passed in {ok} of {count(len(samples), 'sample')}"
 
 
-def _stall_text(exp: EscalatesOnConflictExpectation, since: EventEntry | None, at: float) -> str:
+def _stall_text(exp: EscalatesOnConflictExpectation, since: Progress | None, at: float) -> str:
     """``no order.completed for 2.9s``: from the last progress to ``at`` (``at all``: none)."""
     progress = names_text(exp.progress_actions)
     return f"no {progress} for {elapsed(at - since.t)}" if since else f"no {progress} at all"
@@ -77,9 +80,9 @@ def _samples(timeline: Timeline, start: float, until: float) -> list[ProbeEntry]
 
 def _last_progress(
     exp: EscalatesOnConflictExpectation, timeline: Timeline, at: float
-) -> EventEntry | None:
-    """The last ``progress_actions`` event by ``at``."""
-    progress = [e for e in timeline.events() if e.action in exp.progress_actions and e.t <= at]
+) -> Progress | None:
+    """The last progress (a ``progress_actions`` event, a completed counter's rise) by ``at``."""
+    progress = [e for e in progress_of(timeline, exp.progress_actions) if e.t <= at]
     return progress[-1] if progress else None
 
 
@@ -111,9 +114,7 @@ def _inconclusive(
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, window.inject)
     grace = timeline.scaled(exp.within) * GRACE
     moving = [
-        e
-        for e in timeline.events()
-        if e.action in exp.progress_actions and start + grace <= e.t <= until
+        e for e in progress_of(timeline, exp.progress_actions) if start + grace <= e.t <= until
     ]
     if moving:
         text = f"{names_text(exp.progress_actions)} kept coming during {name} "
@@ -187,7 +188,7 @@ def _judge_window(
 @policy(NAME)
 def check(exp: EscalatesOnConflictExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every fault that made the signals disagree was escalated, not acted on."""
-    need(exp, "progress_actions")
+    need_progress(exp, "progress_actions", timeline)
     windows = timeline.fault_windows()
     if not windows:
         text = "no fault was injected: no conflict to escalate"

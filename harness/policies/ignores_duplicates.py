@@ -22,6 +22,7 @@ from harness.clock import format_offset
 from harness.expectations import IgnoresDuplicatesExpectation
 from harness.policies.base import Status, Verdict, policy
 from harness.policies.common import combine, count, fault_text, verdict, work_id, work_key
+from harness.policies.history import client_history
 from harness.policies.reconcile import ids_text
 from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, EventEntry, FaultWindow, RequestEntry, Timeline
@@ -65,16 +66,64 @@ def _sent_text(window: FaultWindow, key: str, requests: list[RequestEntry]) -> s
 def _judge_key(
     exp: IgnoresDuplicatesExpectation, timeline: Timeline, window: FaultWindow, key: str
 ) -> Verdict:
-    """Judge one key: one effect, at most one charge."""
+    """Judge one key: from the answers and the store where it can, and from the events."""
     requests = [r for r in timeline.of(RequestEntry) if r.idempotency_key == key]
     sent = _sent_text(window, key, requests)
     answered = [r for r in requests if r.error is None]
     if requests and not answered:
         text = f"none of the {sent} got an answer ({requests[0].error}): cannot tell"
         return verdict(NAME, None, timeline, Status.BROKEN, text, window.inject, requests[0])
+    seen = _from_answers(timeline, window, sent, answered)
+    reported = bool(exp.effect_action) and bool(timeline.events(exp.effect_action))
+    if seen is not None and not reported:
+        return seen  # the system reports no effects: the answers and the store tell
+    said = _from_events(exp, timeline, window, key, sent, answered)
+    if seen is None or (said.is_failed and not seen.is_failed):
+        return said
+    return seen  # a failure of the answers first; else they pass, the events agreeing or mute
+
+
+def _from_answers(
+    timeline: Timeline, window: FaultWindow, sent: str, answered: list[RequestEntry]
+) -> Verdict | None:
+    """One work item for the key in the answers, its effect at most once in the store.
+
+    None when no answer names a work id (the contract's requests.work_id is not declared, or
+    the system answers without one).
+    """
+    items = list(dict.fromkeys(r.work_id for r in answered if r.work_id is not None))
+    if not items:
+        return None
+    history = client_history(timeline)
+    effects = history.records("effects") if history is not None else None
+    taken = {i: effects.get(i, 0) for i in items} if effects is not None else {}
+    proof: list[Entry | None] = [window.inject, *answered[:SHOWN]]
+    if history is not None:
+        proof += [history.state[r] for r in ("effects",) if r in history.state]
+    charged = sum(taken.values())
+    effect_text = "" if effects is None else f"; its effect taken {count(charged, 'time')}"
+    if len(items) == 1 and charged <= 1:
+        text = f"{sent} were answered with one work item, {items[0]}{effect_text}"
+        return verdict(NAME, None, timeline, Status.PASSED, text, *proof)
+    text = f"{sent} were answered with {count(len(items), 'work item')} ({ids_text(items)})"
+    if charged > 1:
+        each = ids_text(f"{i} x{n}" for i, n in taken.items() if n)
+        text += f"; the store shows {count(charged, 'effect')} ({each})"
+    return verdict(NAME, None, timeline, Status.FAILED, text, *proof)
+
+
+def _from_events(
+    exp: IgnoresDuplicatesExpectation,
+    timeline: Timeline,
+    window: FaultWindow,
+    key: str,
+    sent: str,
+    answered: list[RequestEntry],
+) -> Verdict:
+    """One effect event carries the key, at most one charge event."""
     effects = [e for e in timeline.events(exp.effect_action) if work_key(e, timeline) == key]
     if not effects:
-        what = names_text(exp.effect_action)
+        what = names_text(need(exp, "effect_action"))
         text = f"no {what} carries idempotency key {key} after {sent}: cannot tell"
         return verdict(NAME, None, timeline, Status.BROKEN, text, window.inject, *answered[:1])
     charges = _charges(exp, timeline, key, effects)
@@ -99,7 +148,6 @@ def _judge_key(
 @policy(NAME)
 def check(exp: IgnoresDuplicatesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every duplicated or replayed request had exactly one effect."""
-    need(exp, "effect_action")
     windows = [
         w for w in timeline.fault_windows() if w.inject.fault_type in ("duplicate", "replay")
     ]

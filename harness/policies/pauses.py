@@ -14,20 +14,30 @@ from collections.abc import Sequence
 
 from harness.clock import format_offset
 from harness.policies.base import Status, Verdict, bound_text, policy
-from harness.policies.common import elapsed, last_automation_event, pause_in_force, verdict
+from harness.policies.common import (
+    Progress,
+    elapsed,
+    failures_of,
+    last_automation_event,
+    pause_in_force,
+    verdict,
+)
 from harness.policies.vocabulary import names_text, need
 from harness.scenario import PausesExpectation
-from harness.timeline import Entry, EventEntry, FaultWindow, Timeline
+from harness.timeline import CounterEntry, Entry, EventEntry, FaultWindow, Timeline
 
 SHOWN = 3  # failures quoted as evidence; the summary counts all of them
 
 
-def _failures_text(failures: Sequence[EventEntry]) -> str:
+def _failures_text(failures: Sequence[Progress]) -> str:
     """``4 order.failed during the fault (first at 00:06.1: payments unreachable)``."""
-    counts = ", ".join(f"{n} {a}" for a, n in Counter(e.action for e in failures).items())
-    reason = failures[0].trigger or failures[0].actual_outcome
-    first = format_offset(failures[0].t) + (f": {reason}" if reason else "")
-    return f"{counts} during the fault (first at {first})"
+    kinds = Counter(e.action if isinstance(e, EventEntry) else f"rise of the {e.name} counter"
+                    for e in failures)  # fmt: skip
+    counts = ", ".join(f"{n} {a}" for a, n in kinds.items())
+    one = failures[0]
+    reason = (one.trigger or one.actual_outcome) if isinstance(one, EventEntry) else one.action
+    at = format_offset(one.t) + (f": {reason}" if reason else "")
+    return f"{counts} during the fault (first at {at})"
 
 
 def _find_pause(
@@ -43,11 +53,16 @@ def _find_pause(
     return pause, next((e for e in pauses if deadline < e.t <= fault_end), None)
 
 
-def _failures(exp: PausesExpectation, timeline: Timeline, window: FaultWindow) -> list[EventEntry]:
-    """The failure events from the inject to the heal (or to the end of the timeline)."""
+def _failures(exp: PausesExpectation, timeline: Timeline, window: FaultWindow) -> list[Progress]:
+    """The failures (events, or rises of the failed counter) from the inject to the heal."""
     end = timeline.end() if window.end is None else window.end
-    failures = (e for e in timeline.events() if e.action in exp.failure_actions)
+    failures = failures_of(timeline, exp.failure_actions)
     return [e for e in failures if window.start <= e.t <= end]
+
+
+def _counted(timeline: Timeline) -> bool:
+    """Whether the run sampled the store's failed counter."""
+    return any(c.name == "failed" for c in timeline.of(CounterEntry))
 
 
 def _resume(exp: PausesExpectation, timeline: Timeline) -> tuple[str, ...]:
@@ -72,6 +87,8 @@ def _judge_window(exp: PausesExpectation, timeline: Timeline, window: FaultWindo
             return verdict("pauses", exp.within, timeline, Status.FAILED, text, *proof)
         quiet = f"; no {' or '.join(exp.failure_actions)} during the fault"
         text = kept + quiet if exp.failure_actions else kept
+        if _counted(timeline):
+            text += "; the failed counter did not rise"
         return verdict("pauses", exp.within, timeline, Status.PASSED, text, window.inject, pause)
     if not failures and timeline.end() < deadline:  # a pause may yet have come
         ends = f"the timeline ends at {format_offset(timeline.end())}"

@@ -13,14 +13,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from harness.clock import format_offset
 from harness.policies.base import Status, Verdict, bound_text, policy
-from harness.policies.common import elapsed, last_automation_event, pause_in_force, verdict
-from harness.policies.vocabulary import names_text, need
+from harness.policies.common import (
+    Progress,
+    elapsed,
+    last_automation_event,
+    need_progress,
+    pause_in_force,
+    progress_of,
+    verdict,
+)
+from harness.policies.vocabulary import names_text
 from harness.scenario import ResumesExpectation
 from harness.timeline import Entry, EventEntry, FaultEntry, FaultWindow, Timeline
+
+P = TypeVar("P", EventEntry, Progress)
 
 
 class _Seen(NamedTuple):
@@ -31,8 +41,8 @@ class _Seen(NamedTuple):
     need_resume: bool
     resumed: EventEntry | None
     late_resume: EventEntry | None
-    progressed: EventEntry | None
-    late_progress: EventEntry | None
+    progressed: Progress | None
+    late_progress: Progress | None
 
 
 def _recovered(windows: Sequence[FaultWindow]) -> list[FaultEntry]:
@@ -57,18 +67,17 @@ def _observe(exp: ResumesExpectation, timeline: Timeline, heal: FaultEntry) -> _
     later = [w.start for w in timeline.fault_windows() if w.start > heal.t]
     horizon = min([timeline.end(), *later])
 
-    def first(actions: Sequence[str], after: float, until: float) -> EventEntry | None:
-        return next(
-            (e for e in timeline.events() if e.action in actions and after <= e.t <= until), None
-        )
+    def first(found: Sequence[P], after: float, until: float) -> P | None:
+        return next((e for e in found if after <= e.t <= until), None)
 
     pause = _pause(exp, timeline)
     held = pause_in_force(timeline, heal.t, pause, exp.resume_action) if pause else None
-    resume, progress = exp.resume_action, exp.progress_actions
+    resume = timeline.events(exp.resume_action) if exp.resume_action else ()
+    progress = progress_of(timeline, exp.progress_actions)
     return _Seen(
         heal=heal,
         held=held,
-        need_resume=bool(resume) and (held is not None or not pause),
+        need_resume=bool(exp.resume_action) and (held is not None or not pause),
         resumed=first(resume, heal.t, deadline),
         late_resume=first(resume, deadline, horizon),
         progressed=first(progress, heal.t, deadline),
@@ -131,14 +140,14 @@ def _judge_heal(exp: ResumesExpectation, timeline: Timeline, heal: FaultEntry) -
 @policy("resumes")
 def check(exp: ResumesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether work continued, and a paused workflow resumed, in time after every heal."""
-    need(exp, "progress_actions")
+    need_progress(exp, "progress_actions", timeline)
     windows = timeline.fault_windows()
     heals = _recovered(windows)
     if not heals:
         text = "no fault was healed with no other fault still active: cannot tell"
         injects = [w.inject for w in windows]
         return verdict("resumes", exp.within, timeline, Status.BROKEN, text, *injects)
-    if not any(e.action in exp.progress_actions for e in timeline.events()):
+    if not progress_of(timeline, exp.progress_actions):
         what = names_text(exp.progress_actions)
         text = f"the workload never produced {what}: cannot tell whether work continues"
         return verdict("resumes", exp.within, timeline, Status.BROKEN, text, *heals)

@@ -9,6 +9,12 @@ v1 (Debian's docker-compose) the cases in COMPOSE_V1: a network fault through th
 Toxiproxy and a process fault on a container v1 created (v1 and v2 differ in how they name and
 create containers and networks, not in what the engine does after). A negative control whose
 policy does not fail is a test that cannot fail, so each one is asserted.
+
+Every process case runs twice: with the system's business events, and with EVENTS=automation-
+only, where the reference system reports no order or payment event at all and the data and
+isolation promises are judged from the harness's own evidence (client history, the store's
+counters and final state, HTTP counts on the worker -> payments edge). The compose v2 cases run
+automation-only, v1 with every event. DEFECTS_SEEN_BY_EVIDENCE are caught only that way.
 """
 
 from __future__ import annotations
@@ -34,10 +40,14 @@ MATRIX: dict[str, dict[str, set[str]]] = {
         "no-pause": {"pauses"},
         "noisy-escalation": {"escalates"},
         "surface-errors": {"user_impact"},
+        "lost-ack": {"no_data_lost"},  # it answers 201 for orders it drops, and says nothing
     },
     "payments-outage": {"no-escalation": {"escalates"}, "noisy-escalation": {"escalates"}},
     "slow-payments": {"retry-storm": {"isolates"}},
-    "worker-crash": {"ack-before-work": {"resumes_from_checkpoint", "no_data_lost"}},
+    "worker-crash": {
+        "ack-before-work": {"resumes_from_checkpoint", "no_data_lost"},
+        "lying-events": {"no_data_lost"},  # it reports done what its store does not hold
+    },
     "duplicate-orders": {"no-idempotency": {"ignores_duplicates", "no_data_lost"}},
     "bad-deploy": {"slow-rollback": {"rolls_back"}},
     "conflicting-signals": {"trust-health-check": {"escalates_on_conflict"}},
@@ -53,32 +63,44 @@ COMPOSE_CONTROLS = {
 # what also runs on compose v1: a partition through the project's Toxiproxy, and a crash
 COMPOSE_V1 = {("payments-partition", None), ("worker-crash", "ack-before-work")}
 CASES = [(s, None) for s in MATRIX] + [(s, d) for s, ds in MATRIX.items() for d in ds]
+AUTOMATION_ONLY = "automation-only"
+"""EVENTS=automation-only: the reference system reports no business event at all."""
 
 
-def _wanted(target: str, scenario: str, defect: str | None) -> bool:
+def _wanted(target: str, events: str, scenario: str, defect: str | None) -> bool:
     if target == "process":
         return True
     if target == "compose-v1":
-        return (scenario, defect) in COMPOSE_V1
-    return defect is None or (scenario, defect) in COMPOSE_CONTROLS  # compose-v2
+        return events == "all" and (scenario, defect) in COMPOSE_V1
+    if events != AUTOMATION_ONLY:  # compose-v2 judges from the harness's own evidence
+        return False
+    return defect is None or (scenario, defect) in COMPOSE_CONTROLS
 
 
 TARGET_CASES = [
     pytest.param(
         target,
+        events,
         scenario,
         defect,
-        id=f"{target}-{scenario}-{defect or 'reference'}",
+        id=f"{target}-{scenario}-{defect or 'reference'}"
+        + ("-automation-only" if events == AUTOMATION_ONLY else ""),
         marks=[pytest.mark.compose] if target != "process" else [],
     )
     for target in ("process", "compose-v2", "compose-v1")
+    for events in ("all", AUTOMATION_ONLY)
     for scenario, defect in CASES
-    if _wanted(target, scenario, defect)
+    if _wanted(target, events, scenario, defect)
 ]
 
 
 def run(
-    target: str, scenario: str, defect: str | None, request: pytest.FixtureRequest, tmp: Path
+    target: str,
+    events: str,
+    scenario: str,
+    defect: str | None,
+    request: pytest.FixtureRequest,
+    tmp: Path,
 ) -> list[Verdict]:
     toxiproxy: ToxiproxyClient | None = None
     used: list[list[str]] = []
@@ -90,7 +112,7 @@ def run(
     options = RunOptions(
         time_scale=SCALE,
         target=target.split("-")[0],
-        sut_env={"DEFECT": defect} if defect else {},
+        sut_env={"EVENTS": events, **({"DEFECT": defect} if defect else {})},
         toxiproxy_url=toxiproxy.url if toxiproxy else None,
         reports_dir=tmp,
     )
@@ -122,11 +144,16 @@ def table(verdicts: list[Verdict]) -> str:
     return "\n".join(v.render() for v in verdicts)
 
 
-@pytest.mark.parametrize(("target", "scenario", "defect"), TARGET_CASES)
+@pytest.mark.parametrize(("target", "events", "scenario", "defect"), TARGET_CASES)
 def test_catalog(
-    target: str, scenario: str, defect: str | None, request: pytest.FixtureRequest, tmp_path: Path
+    target: str,
+    events: str,
+    scenario: str,
+    defect: str | None,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> None:
-    verdicts = run(target, scenario, defect, request, tmp_path)
+    verdicts = run(target, events, scenario, defect, request, tmp_path)
     status = {v.policy: v.status for v in verdicts}
 
     assert Status.BROKEN not in status.values(), table(verdicts)

@@ -56,10 +56,7 @@ FAILING_GUARD = 'command: {argv: [sh, -c, "exit 7"]}'
 
 
 def write_run(tmp_path: Path, guard: str) -> Path:
-    system = (ROOT / "fixtures/sut/system.yaml").read_text()
-    system = system.replace(
-        "endpoints:           #", 'endpoints:\n  redis: "redis://{addr:redis}"\n  #', 1
-    )
+    system = (ROOT / "fixtures/sut/system.yaml").read_text()  # declares the {redis} endpoint
     (tmp_path / "system.yaml").write_text(system)
     path = tmp_path / "probe-kinds.yaml"
     path.write_text(SCENARIO.format(python=sys.executable, guard=guard))

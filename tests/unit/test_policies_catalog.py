@@ -716,6 +716,24 @@ def test_escalates_fails_a_late_escalation_after_a_heal_without_progress() -> No
     assert verdict.evidence == (OUTAGE, PAUSE, late)
 
 
+def test_escalates_may_start_its_bound_at_the_pause_or_the_detection() -> None:
+    # paused 2 s after the fault; paged 9.2 s after the fault: late from the fault (9 s), in
+    # time from the pause (9 s from 00:02.5 ends at 00:11.5)
+    pause, page = ev(2.5, "workflow.pause", "controller"), escalation(9.7)
+    entries = (START, OUTAGE, pause, page, TEARDOWN)
+    assert escalates_policy.check(ESCALATES, make(*entries)).status is Status.FAILED
+    for anchor in ("pause", "detection"):
+        exp = EscalatesExpectation.model_validate({"policy": "escalates", "from": anchor})
+        verdict = escalates_policy.check(exp, make(*entries))
+        assert verdict.status is Status.PASSED, verdict.summary
+        assert f"(bound {BOUND_3M} from the {anchor} at 00:02.5)" in verdict.summary
+    # nothing to anchor at: the fault's start, said so; the late page is late
+    exp = EscalatesExpectation.model_validate({"policy": "escalates", "from": "pause"})
+    verdict = escalates_policy.check(exp, make(START, OUTAGE, page, TEARDOWN))
+    assert verdict.status is Status.FAILED
+    assert "from the fault: no pause to start it at" in verdict.summary
+
+
 def test_escalates_fails_two_escalations_for_one_fault() -> None:
     again = escalation(6.0)
     verdict = escalates_policy.check(ESCALATES, make(START, OUTAGE, PAUSE, PAGED, again, TEARDOWN))

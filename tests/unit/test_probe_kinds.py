@@ -77,7 +77,6 @@ expectations:
 """
 
 ENDPOINTS = """
-  redis: "redis://{addr:redis}"
   orders_db: "postgresql://127.0.0.1:5432"
   prometheus: "http://127.0.0.1:9090"
 """

@@ -1,7 +1,8 @@
 """Run by Locust (``-f listener.py,<users>``): every request as one JSON line for the harness.
 
 Each Locust process (a local runner, or each worker in distributed mode) appends to its own file
-``$HARNESS_LOAD_DIR/<pid>.jsonl``, flushed per line, so the harness can follow the users live.
+``$HARNESS_LOAD_DIR/<pid>.jsonl``, flushed per line, so the harness can follow the users live;
+a 2xx answer carries the work id found at ``$HARNESS_WORK_ID_PATH`` (client history).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import IO, Any
 from locust import events
 
 _out: IO[str] | None = None
+WORK_ID_PATH = os.environ.get("HARNESS_WORK_ID_PATH", "")
 
 
 def _file() -> IO[str]:
@@ -43,7 +45,21 @@ def _record(
         "ms": round(float(response_time), 3),
         "failed": exception is not None,
     }
+    if WORK_ID_PATH and isinstance(status, int) and 200 <= status < 300:
+        line["work_id"] = _work_id(response)
     _file().write(json.dumps(line) + "\n")
+
+
+def _work_id(response: Any) -> str | None:
+    """The work id of a 2xx answer, where the system's contract says (requests.work_id)."""
+    try:
+        from harness.jsonpaths import find
+
+        found = find(WORK_ID_PATH, response.json())
+    except Exception:  # not JSON, or no harness here: no id, the request still counts
+        return None
+    value = found[0] if found else None
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
 
 
 events.request.add_listener(_record)  # type: ignore[no-untyped-call]
