@@ -27,6 +27,7 @@ def harness_fault_drivers(context: FaultContext) -> Mapping[str, FaultDriver]:
 def plugin_manager() -> pluggy.PluginManager:
     """A plugin manager with the built-in drivers and every installed ``harness`` plugin."""
     import harness.faults.deploy
+    import harness.faults.http
     import harness.faults.network
     import harness.faults.process
     import harness.faults.requests
@@ -36,6 +37,7 @@ def plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(harness.hookspecs)
     for builtin in (
         harness.faults.network,
+        harness.faults.http,
         harness.faults.process,
         harness.faults.requests,
         harness.faults.deploy,

@@ -151,6 +151,12 @@ def describe(entry: Entry) -> str:
                 f"{at} load {entry.requests} requests, {entry.failures} failed "
                 f"({entry.status_5xx} 5xx){p99}"
             )
+        case "http":
+            shown = ", ".join(
+                f"{c.count} {c.method} {c.path} {'no answer' if c.status is None else c.status}"
+                for c in sorted(entry.counts, key=lambda c: -c.count)[:3]
+            )
+            return f"{at} http {entry.edge}: {entry.requests} requests ({shown})"
         case "guard":
             return f"{at} guard {entry.guard} TRIPPED: {entry.detail}"
         case "step":
