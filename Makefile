@@ -15,13 +15,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TIME_SCALE ?= 0.1
 
-.PHONY: demo demo-compose test lint deps python toxiproxy redis chromium allure-cli clean help engine images
+.PHONY: demo demo-compose test lint deps python toxiproxy redis chromium allure-cli clean help engine images bench
 
 help:
 	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
 	@echo "make test   set everything up and run the linters and the test suite"
 	@echo "make demo-compose  the demo game day on docker compose (needs Docker; see README)"
 	@echo "make images start a Docker engine if none answers and build the local images (no registry)"
+	@echo "make bench  run every benchmark in benchmarks/ (BENCH_SMOKE=1: each at its smallest size)"
 
 deps: python toxiproxy redis
 
@@ -101,6 +102,12 @@ lint: python
 test: deps images chromium allure-cli lint
 	@echo ">> tests"
 	@$(BIN)/pytest
+
+# Every script in benchmarks/, one after the other (results in benchmarks/results/); with
+# BENCH_SMOKE=1 each runs at its smallest size, as the CI smoke test does.
+bench: deps
+	@for script in benchmarks/*.py; do \
+	  echo ">> $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) reports/runs .mypy_cache .ruff_cache
