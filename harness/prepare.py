@@ -242,6 +242,11 @@ def _not_http(what: str, edge: str, system: SystemSpec) -> str:
     )
 
 
+def _http_text(system: SystemSpec) -> str:
+    http = [e.name for e in system.http_edges()]
+    return f" ({', '.join(http)} HTTP-aware: mitmproxy behind it)" if http else ""
+
+
 def plan(prepared: Prepared, time_scale: float) -> list[str]:
     """The timeline a run would follow, as lines a person reads; nothing is touched."""
     from harness.clock import format_offset
@@ -256,7 +261,8 @@ def plan(prepared: Prepared, time_scale: float) -> list[str]:
         f"scenario {s.name} on {prepared.system.name} ({prepared.system_path})",
         f"time scale {time_scale:g}: every duration below is scaled; bounds as stated",
         f"setup   start {len(prepared.system.services)} services, "
-        f"{len(prepared.system.edges)} edges through Toxiproxy; wait for health and steady state "
+        f"{len(prepared.system.edges)} edges through Toxiproxy{_http_text(prepared.system)}; "
+        "wait for health and steady state "
         f"({', '.join(p.name for p in s.steady_state)}); then, from 00:00.0:",
     ]
     if s.workload:
