@@ -26,7 +26,7 @@ BIN    := $(VENV)/bin
 TIME_SCALE ?= 0.1
 
 .PHONY: demo demo-compose test lint deps python toxiproxy redis postgresql prometheus chromium allure-cli clean \
-  help engine images compose-v2 wheels
+  help engine images compose-v2 wheels bench
 
 help:
 	@echo "make demo   set everything up and run the demo game day (local processes, no Docker)"
@@ -35,6 +35,7 @@ help:
 	@echo "make images start a Docker engine if none answers and build the local images (no registry)"
 	@echo "make compose-v2  build docker compose v2 (pinned) and install it as a Docker CLI plugin"
 	@echo "make wheels the harness's wheel and the Toxiproxy companion's platform wheels, in dist/"
+	@echo "make bench  run every benchmark in benchmarks/ (BENCH_SMOKE=1: each at its smallest size)"
 
 deps: python toxiproxy redis
 
@@ -148,6 +149,12 @@ lint: python
 test: deps postgresql prometheus images compose-v2 chromium allure-cli lint
 	@echo ">> tests"
 	@$(BIN)/pytest
+
+# Every script in benchmarks/, one after the other (results in benchmarks/results/); with
+# BENCH_SMOKE=1 each runs at its smallest size, as the CI smoke test does.
+bench: deps
+	@for script in benchmarks/*.py; do \
+	  echo ">> $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) reports/runs .mypy_cache .ruff_cache

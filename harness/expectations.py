@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.contract import Names
 from harness.durations import Duration, Fraction
-from harness.spec import Model
+from harness.spec import Edge, Model
 
 ROLE = "x-contract-role"
 """The JSON Schema key of a field's contract roles (comma-separated), read by ``resolve``."""
@@ -161,6 +161,30 @@ class UserImpactExpectation(Model):
     pause_action: Names = _role("automation.pause")
 
 
+class NoRetryStormExpectation(Model):
+    """During each fault, the calls a client makes to a dependency stay bounded: no retry storm.
+
+    Counted by the proxy of an HTTP-aware edge (``protocol: http``), not from the system's own
+    events: at most ``max_calls`` in a fault's window, and/or a rate at most ``max_rate`` times
+    the rate before the first fault (the warmup's).
+    """
+
+    policy: Literal["no_retry_storm"]
+    edge: Edge
+    method: str | None = Field(default=None, description="count only this method's requests")
+    path: str | None = Field(default=None, description="count only paths starting with this")
+    max_calls: int | None = Field(default=None, ge=0, description="per fault window")
+    max_rate: float | None = Field(
+        default=None, gt=0, description="times the warmup's call rate (calls per second)"
+    )
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> NoRetryStormExpectation:
+        if self.max_calls is None and self.max_rate is None:
+            raise ValueError("give max_calls, max_rate or both: the bound of a storm")
+        return self
+
+
 Expectation = Annotated[
     SteadyStateExpectation
     | PausesExpectation
@@ -173,6 +197,7 @@ Expectation = Annotated[
     | NoDataLostExpectation
     | EscalatesOnConflictExpectation
     | BoundedRecoveryExpectation
-    | UserImpactExpectation,
+    | UserImpactExpectation
+    | NoRetryStormExpectation,
     Field(discriminator="policy"),
 ]

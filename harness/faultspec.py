@@ -1,4 +1,4 @@
-"""The faults a scenario can inject: network (Toxiproxy), process, request and change faults.
+"""The faults a scenario can inject: network (Toxiproxy, HTTP), process, request and change faults.
 
 Every fault has ``at`` (from the start of the inject phase) and ``duration`` (until it is
 healed); instant faults (``duplicate``, ``replay``, ``restart``, ``deploy``) default to 0s. The
@@ -104,6 +104,58 @@ class LimitDataFault(_ToxicFault):
     bytes: int = Field(ge=0)
 
 
+# --- HTTP, on an edge declared ``protocol: http`` (mitmproxy) ----------------------------------
+
+
+class _HttpFault(_EdgeFault):
+    method: str | None = Field(default=None, description="only requests with this method")
+    path: str | None = Field(
+        default=None, description="only requests whose path starts with this, e.g. /charge"
+    )
+    rate: float = Field(
+        default=1.0, gt=0.0, le=1.0, description="the share of the matching requests affected"
+    )
+    count: int | None = Field(
+        default=None, ge=1, description="only the first N matching requests (instead of a rate)"
+    )
+
+    @model_validator(mode="after")
+    def _rate_or_count(self) -> _HttpFault:
+        if self.count is not None and self.rate < 1.0:
+            raise ValueError("give either rate (a share) or count (the first N), not both")
+        if self.path is not None and not self.path.startswith("/"):
+            raise ValueError(f"path must start with '/', e.g. /charge; got {self.path!r}")
+        return self
+
+
+class HttpErrorFault(_HttpFault):
+    """The edge's proxy answers ``status`` in place of the dependency (which never sees them)."""
+
+    type: Literal["http_error"]
+    status: int = Field(default=503, ge=400, le=599)
+    retry_after: Duration | None = Field(
+        default=None, description="a Retry-After header: whole seconds, scaled, rounded up"
+    )
+    body: str = Field(default="", max_length=10_000)
+
+
+class HttpDelayFault(_HttpFault):
+    """The dependency's answer is held ``delay`` (scaled) before its headers reach the client."""
+
+    type: Literal["http_delay"]
+    delay: Duration
+
+
+class HttpAbortFault(_HttpFault):
+    """The client's connection is closed without an answer; the dependency never sees them."""
+
+    type: Literal["http_abort"]
+
+
+HTTP_FAULTS = frozenset({"http_error", "http_delay", "http_abort"})
+"""The fault types that need an HTTP-aware edge."""
+
+
 # --- processes -----------------------------------------------------------------------------
 
 
@@ -174,6 +226,9 @@ Fault = Annotated[
     | ResetPeerFault
     | SlicerFault
     | LimitDataFault
+    | HttpErrorFault
+    | HttpDelayFault
+    | HttpAbortFault
     | CrashFault
     | PauseFault
     | RestartFault

@@ -43,6 +43,7 @@ def plugin_manager() -> pluggy.PluginManager:
     import importlib
 
     import harness.faults.deploy
+    import harness.faults.http
     import harness.faults.network
     import harness.faults.process
     import harness.faults.requests
@@ -52,6 +53,7 @@ def plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(harness.hookspecs)
     for builtin in (
         harness.faults.network,
+        harness.faults.http,
         harness.faults.process,
         harness.faults.requests,
         harness.faults.deploy,

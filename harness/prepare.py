@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from harness.contract import Contract
 from harness.drills import Runbook, load_runbook
 from harness.errors import Problem, ScenarioError
+from harness.expectations import NoRetryStormExpectation
+from harness.faultspec import HTTP_FAULTS
 from harness.probespec import Checks
 from harness.scenario import DeployFault, DuplicateFault, ReplayFault, Scenario, load_scenario
 from harness.statespec import StateSpec
@@ -228,7 +230,7 @@ def _runbook(path: Path, scenario: Scenario, system: SystemSpec) -> Runbook:
 
 def cross_check(path: Path, scenario: Scenario, system: SystemSpec) -> tuple[Problem, ...]:
     """Problems where the scenario names an edge, service, hook or endpoint the system lacks."""
-    found = _fault_problems(scenario, system)
+    found = _fault_problems(scenario, system) + _expectation_problems(scenario, system)
     urls: list[tuple[Loc, str]] = []
     for i, probe in enumerate(scenario.steady_state):
         urls += check_addresses(("steady_state", i), probe)
@@ -337,7 +339,43 @@ def _fault_problems(scenario: Scenario, system: SystemSpec) -> list[tuple[Loc, s
             )
         if isinstance(fault, ReplayFault) and scenario.workload is None:
             found.append((("faults", i, "type"), "replay needs a workload to replay from"))
+        if fault.type in HTTP_FAULTS and edge in edges and not _is_http(system, edge):
+            found.append((("faults", i, "edge"), _not_http(fault.type, str(edge), system)))
     return found
+
+
+def _expectation_problems(scenario: Scenario, system: SystemSpec) -> list[tuple[Loc, str]]:
+    """Expectations that name an edge the system lacks, or need an HTTP-aware one."""
+    found: list[tuple[Loc, str]] = []
+    edges = system.edge_names()
+    for i, expectation in enumerate(scenario.expectations):
+        edge = getattr(expectation, "edge", None)
+        if edge is None:
+            continue
+        if edge not in edges:
+            found.append(
+                (("expectations", i, "edge"), f"the system has no edge {edge!r}; it has: {edges}")
+            )
+        elif isinstance(expectation, NoRetryStormExpectation) and not _is_http(system, edge):
+            found.append((("expectations", i, "edge"), _not_http(expectation.policy, edge, system)))
+    return found
+
+
+def _is_http(system: SystemSpec, edge: str) -> bool:
+    return edge in {e.name for e in system.http_edges()}
+
+
+def _not_http(what: str, edge: str, system: SystemSpec) -> str:
+    http = [e.name for e in system.http_edges()]
+    return (
+        f"{what} needs an HTTP-aware edge, and {edge} is not one: declare 'protocol: http' on "
+        f"it in the system file (HTTP-aware edges: {http or 'none'})"
+    )
+
+
+def _http_text(system: SystemSpec) -> str:
+    http = [e.name for e in system.http_edges()]
+    return f" ({', '.join(http)} HTTP-aware: mitmproxy behind it)" if http else ""
 
 
 def plan(prepared: Prepared, time_scale: float) -> list[str]:
@@ -361,7 +399,8 @@ def plan(prepared: Prepared, time_scale: float) -> list[str]:
             "(latencies, timeouts, delays) are applied unscaled"
         ),
         f"setup   start {len(prepared.system.services)} services, "
-        f"{len(prepared.system.edges)} edges through Toxiproxy; wait for health and steady state "
+        f"{len(prepared.system.edges)} edges through Toxiproxy{_http_text(prepared.system)}; "
+        "wait for health and steady state "
         f"({', '.join(p.name for p in s.steady_state)}); then, from 00:00.0:",
     ]
     if s.workload:

@@ -37,6 +37,7 @@ from harness.drills import (
 )
 from harness.errors import Aborted, HarnessError, ProbeError, ScenarioError, TargetError
 from harness.faults.base import FaultContext, FaultDriver, Injected
+from harness.faults.http_edges import HttpEdges
 from harness.faults.toxiproxy import ToxiproxyClient, parse_proxy_bytes
 from harness.faults.toxiproxy_server import private_toxiproxy
 from harness.hookspecs import plugin_manager
@@ -273,6 +274,7 @@ class _Execution:
         else:
             client, sink_host = self._toxiproxy(), "127.0.0.1"
         collector = self.stack.enter_context(Collector(self.timeline, host=sink_host))
+        http = self._http_edges(sink_host)  # stopped after the services: their last requests count
         context = TargetContext(
             system=self.prepared.system,
             system_dir=self.prepared.system_path.parent,
@@ -282,6 +284,7 @@ class _Execution:
             env=self._sut_env(collector),
             on_line=collector.ingest_line,
             state=self.state,
+            http=http,
         )
         target: Target = ComposeTarget(context, engine) if compose else ProcessTarget(context)
         if not self.options.keep_env:
@@ -315,6 +318,7 @@ class _Execution:
                 endpoints=endpoints,
                 timeline=self.timeline,
                 workload=self.scenario.workload,
+                http=http,
             )
         )
         self._inject_phase(sampler, endpoints, drivers, target)
@@ -343,6 +347,20 @@ class _Execution:
         client.version()  # fails early, with a hint, if nothing answers
         self.state.set_toxiproxy(url)
         return client
+
+    def _http_edges(self, host: str) -> HttpEdges | None:
+        """The proxies of the edges declared ``protocol: http``, listening on ``host``."""
+        edges = [e.name for e in self.prepared.system.http_edges()]
+        if not edges:
+            return None
+        http = HttpEdges(
+            edges, self.timeline, self.run_dir / "http", host=host, track=self.state.add_process
+        )
+        if self.options.keep_env:
+            KEPT.append(http)
+        else:
+            self.stack.callback(http.close)
+        return http
 
     def _sut_env(self, collector: Collector) -> dict[str, str]:
         env = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -55,10 +55,19 @@ class Hook(_Model):
 
 
 class EdgeSpec(_Model):
-    """A dependency edge: ``from_`` reaches ``to`` through a Toxiproxy proxy."""
+    """A dependency edge: ``from_`` reaches ``to`` through a Toxiproxy proxy.
+
+    ``protocol: http`` makes the edge HTTP-aware: an HTTP reverse proxy (mitmproxy) sits behind
+    its Toxiproxy proxy, counts its requests per method, path and status on the timeline, and
+    injects the HTTP faults (``http_error``, ``http_delay``, ``http_abort``).
+    """
 
     from_: str = Field(alias="from")
     to: str
+    protocol: Literal["tcp", "http"] = Field(
+        default="tcp",
+        description="http: count the edge's requests and allow HTTP faults on it (mitmproxy)",
+    )
 
     @property
     def name(self) -> str:
@@ -168,6 +177,10 @@ class SystemSpec(_Model):
     def edge_names(self) -> list[str]:
         """Every declared edge, ``client->dependency``."""
         return [e.name for e in self.edges]
+
+    def http_edges(self) -> list[EdgeSpec]:
+        """The edges declared ``protocol: http``."""
+        return [e for e in self.edges if e.protocol == "http"]
 
 
 def load_system(path: Path) -> SystemSpec:

@@ -148,6 +148,35 @@ class LoadEntry(_Entry):
     p99_ms: float | None = None
 
 
+class HttpCount(BaseModel):
+    """Requests of one interval on an HTTP-aware edge with one method, path, status and fault."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: str
+    path: str = Field(description="without the query; '(other)' past the per-interval cap")
+    status: int | None = Field(description="the answer's status; None: no answer at all")
+    fault: str | None = Field(default=None, description="the harness fault that acted on them")
+    count: int = Field(ge=0)
+
+
+class HttpEntry(_Entry):
+    """What crossed an HTTP-aware edge in one interval ending at ``t``, as its proxy counted it.
+
+    Requests count in the interval in which they arrived, once their outcome is known (a late
+    outcome adds a second entry for the same interval). One entry per interval with traffic
+    keeps a long run bounded: an hour at 100 requests a second is 3,600 entries, not 360,000.
+    """
+
+    kind: Literal["http"] = "http"
+    edge: str
+    window: float = Field(description="length of the interval (seconds as measured)")
+    requests: int
+    counts: tuple[HttpCount, ...] = ()
+    p50_ms: float | None = Field(default=None, description="arrival to answer, at the proxy")
+    p99_ms: float | None = None
+
+
 class GuardEntry(_Entry):
     """A guard (halt condition) tripped: every fault is healed at once and the run aborted."""
 
@@ -201,7 +230,8 @@ Entry = Annotated[
     | GuardEntry
     | LoadEntry
     | StateEntry
-    | CounterEntry,
+    | CounterEntry
+    | HttpEntry,
     Field(discriminator="kind"),
 ]
 _ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
@@ -220,6 +250,7 @@ E = TypeVar(
     LoadEntry,
     StateEntry,
     CounterEntry,
+    HttpEntry,
 )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from harness.faults.http_rules import HttpFaultControl
 from harness.faults.toxiproxy import ToxiproxyClient
 from harness.scenario import Workload
 from harness.timeline import JsonScalar, Timeline
@@ -47,7 +48,7 @@ class ServiceControl(Protocol):
 
 @dataclass(frozen=True)
 class FaultContext:
-    """What a driver may use: Toxiproxy, the target's services, endpoints, the timeline."""
+    """What a driver may use: Toxiproxy, HTTP proxies, the target's services, the timeline."""
 
     toxiproxy: ToxiproxyClient
     proxy_for: Callable[[str], str]
@@ -59,6 +60,8 @@ class FaultContext:
     workload: Workload | None = None
     scales_magnitudes: bool = True
     """False when the system does not honour HARNESS_TIME_SCALE: a latency stays a latency."""
+    http: HttpFaultControl | None = None
+    """The HTTP-aware edges' proxies (``protocol: http``); None when the system has none."""
 
     def scaled(self, seconds: float) -> float:
         """A duration from the scenario, scaled to this run."""

@@ -185,6 +185,12 @@ def describe(entry: Entry) -> str:
         case "counter":
             value = "unreadable" if entry.value is None else f"{entry.value:g}"
             return f"{at} counter {entry.name} = {value}"
+        case "http":
+            shown = ", ".join(
+                f"{c.count} {c.method} {c.path} {'no answer' if c.status is None else c.status}"
+                for c in sorted(entry.counts, key=lambda c: -c.count)[:3]
+            )
+            return f"{at} http {entry.edge}: {entry.requests} requests ({shown})"
         case "guard":
             return f"{at} guard {entry.guard} TRIPPED: {entry.detail}"
         case "step":

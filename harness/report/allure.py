@@ -34,6 +34,7 @@ FAULT_AREAS: Mapping[str, str] = {
         ("partition", "flap", "latency", "slow", "timeout", "reset_peer", "slicer", "limit_data"),
         "network",
     ),
+    **dict.fromkeys(("http_error", "http_delay", "http_abort"), "network"),
     **dict.fromkeys(("crash", "pause", "restart"), "process"),
     **dict.fromkeys(("duplicate", "replay"), "requests"),
     "deploy": "change",

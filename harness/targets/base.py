@@ -18,6 +18,26 @@ LineSink = Callable[[str, str], bool]
 """Receives (service, stdout line); returns True if the line was an event."""
 
 
+class HttpProxies(Protocol):
+    """The HTTP proxies of the edges declared ``protocol: http`` (``faults/http_edges.py``).
+
+    Each sits behind the edge's Toxiproxy proxy: the target points the Toxiproxy proxy at
+    ``address(edge)`` and tells the HTTP proxy where the dependency listens.
+    """
+
+    def is_http(self, edge: str) -> bool:
+        """Whether ``edge`` has an HTTP proxy."""
+        ...
+
+    def address(self, edge: str) -> tuple[str, int]:
+        """Where the edge's HTTP proxy listens (host, port)."""
+        ...
+
+    def start_edge(self, edge: str, upstream: tuple[str, int]) -> None:
+        """Start the edge's HTTP proxy towards the dependency, or re-point a running one."""
+        ...
+
+
 @dataclass(frozen=True)
 class TargetContext:
     """Everything a target needs from the run."""
@@ -31,6 +51,8 @@ class TargetContext:
     env: Mapping[str, str]
     on_line: LineSink
     state: StateFile
+    http: HttpProxies | None = None
+    """The HTTP-aware edges' proxies; None when the system declares none."""
 
 
 class Target(ServiceControl, Protocol):

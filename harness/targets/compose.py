@@ -192,13 +192,12 @@ class ComposeTarget:
             name = self.proxy_for(edge.name)
             self._ctx.state.add_proxy(name)
             self._toxiproxy.create_proxy(
-                name,
-                f"0.0.0.0:{self._edge_ports[edge.name]}",
-                f"{edge.to}:{self._spec.ports[edge.to]}",
+                name, f"0.0.0.0:{self._edge_ports[edge.name]}", self._edge_upstream(edge.name)
             )
         self._compose_run(["up", "-d", "--no-deps", *self._ctx.system.services], UP_TIMEOUT)
         for name in self._ctx.system.services:
             self._published[name] = self._publish(name, self._spec.ports[name])
+            self._wire_http(name)
             self._await_healthy(name)
             self._follow(name)
 
@@ -267,6 +266,7 @@ class ComposeTarget:
         elif container.status != "running":
             container.start()
         self._published[name] = self._publish(name, self._spec.ports[name])
+        self._wire_http(name)
         self._await_healthy(name)
         self._follow(name)
 
@@ -287,6 +287,7 @@ class ComposeTarget:
         container.restart(timeout=STOP_GRACE)
         self._stop_follower(name)  # its stream ended when the container stopped
         self._published[name] = self._publish(name, self._spec.ports[name])
+        self._wire_http(name)
         self._await_healthy(name)
         self._follow(name)
 
@@ -372,6 +373,28 @@ class ComposeTarget:
                 "extra_hosts": [f"{SINK_HOST}:host-gateway"],
             }
         return {"services": services, "networks": {"default": {"labels": labels}}}
+
+    # --- HTTP-aware edges -------------------------------------------------------------------
+
+    def _edge_upstream(self, edge: str) -> str:
+        """Where the edge's Toxiproxy proxy forwards: the dependency, or the HTTP proxy.
+
+        The HTTP proxy runs on the host, on the sinks' bridge address, and forwards to the
+        dependency's published port.
+        """
+        http = self._ctx.http
+        if http is not None and http.is_http(edge):
+            host, port = http.address(edge)
+            return f"{host}:{port}"
+        to = edge.split("->")[1]
+        return f"{to}:{self._spec.ports[to]}"
+
+    def _wire_http(self, service: str) -> None:
+        """Point the HTTP proxies of the edges to ``service`` at its (new) published port."""
+        http = self._ctx.http
+        for edge in self._ctx.system.http_edges():
+            if http is not None and edge.to == service:
+                http.start_edge(edge.name, ("127.0.0.1", self._published[service]))
 
     # --- containers -------------------------------------------------------------------------
 

@@ -165,11 +165,17 @@ class ProcessTarget:
     # --- internals ------------------------------------------------------------------------
 
     def _create_proxy(self, edge: str, to: str) -> None:
+        """Toxiproxy in front; behind it the dependency, or the edge's HTTP proxy and then it."""
         name = self.proxy_for(edge)
         self._ctx.state.add_proxy(name)
         self._proxies.append(name)
+        upstream = ("127.0.0.1", self._ports[to])
+        http = self._ctx.http
+        if http is not None and http.is_http(edge):
+            http.start_edge(edge, upstream)
+            upstream = http.address(edge)
         self.toxiproxy().create_proxy(
-            name, f"127.0.0.1:{self._edge_ports[edge]}", f"127.0.0.1:{self._ports[to]}"
+            name, f"127.0.0.1:{self._edge_ports[edge]}", f"{upstream[0]}:{upstream[1]}"
         )
 
     def _expand(

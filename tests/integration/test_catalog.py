@@ -52,6 +52,9 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "bad-deploy": {"slow-rollback": {"rolls_back"}},
     "conflicting-signals": {"trust-health-check": {"escalates_on_conflict"}},
     "restart-loop": {"hide-restarts": {"bounded_recovery"}},
+    # HTTP-aware edge: the storm is seen in the edge's counts only, no event betrays it
+    "payments-errors": {"storm-silent": {"no_retry_storm"}},
+    "payments-throttled": {},  # a 429 opens the breaker: isolates and no_retry_storm pass
 }
 # the negative controls that also run on the compose target (one per kind of fault)
 COMPOSE_CONTROLS = {
@@ -59,6 +62,7 @@ COMPOSE_CONTROLS = {
     ("slow-payments", "retry-storm"),  # network: toxics, and the dependency's own call log
     ("worker-crash", "ack-before-work"),  # process: docker kill, start again
     ("bad-deploy", "slow-rollback"),  # change: the deploy hook through a published port
+    ("payments-errors", "storm-silent"),  # HTTP: mitmdump on the host, behind Toxiproxy's proxy
 }
 # what also runs on compose v1: a partition through the project's Toxiproxy, and a crash
 COMPOSE_V1 = {("payments-partition", None), ("worker-crash", "ack-before-work")}

@@ -509,3 +509,19 @@ def test_escalation_once_after_a_long_pause_never_when_recovered_or_slow(
     assert degraded["payments"] == "degraded"
     assert not controllers["off"].events("workflow.pause")
     assert controllers["off"].events("observation")[0][1]["state"] == "down"
+
+
+def test_storm_silent_storms_like_retry_storm_but_reports_nothing(sut: Sut) -> None:
+    port = free_port()
+    pay = sut.service("payments", 2, {"PAYMENTS_LATENCY_MS": "1000"}, port)
+    worker = sut.service(
+        "worker", 2, {"PAYMENTS_URL": f"http://127.0.0.1:{port}", "DEFECT": "storm-silent"}
+    )
+    queue_orders(sut.redis(2), 3)
+    t_first, _ = pay.first("payment.call", 5)
+    time.sleep(max(0.0, t_first + 5 - time.monotonic()))
+    calls = calls_between(pay, t_first, t_first + 5)
+    assert calls >= 20, f"storm-silent made only {calls} calls in 5 s"
+    tells = ("retry.scheduled", "breaker.open", "breaker.half_open", "order.requeued")
+    assert worker.count(*tells, "order.failed") == 0  # nothing the worker says shows the storm
+    assert worker.stop() < 2.0, "the storming worker must still stop promptly on SIGTERM"

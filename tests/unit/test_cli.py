@@ -98,7 +98,8 @@ def test_validate_prints_every_problem_as_file_line_column(tmp_path: Path) -> No
         f"{path}:3:1: warmup: a duration needs a unit: write '10s' or '10m', not 10",
         f"{path}:10:5: faults[0].type: unknown value 'cut'; "
         "expected one of 'partition', 'flap', 'latency', 'slow', 'timeout', 'reset_peer', "
-        "'slicer', 'limit_data', 'crash', 'pause', 'restart', 'duplicate', 'replay', 'deploy'",
+        "'slicer', 'limit_data', 'http_error', 'http_delay', 'http_abort', 'crash', 'pause', "
+        "'restart', 'duplicate', 'replay', 'deploy'",
     ]
 
 

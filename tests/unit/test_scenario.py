@@ -751,6 +751,7 @@ def test_json_schema_names_the_fault_types_and_the_duration_pattern() -> None:
     mapping = schema["properties"]["faults"]["items"]["discriminator"]["mapping"]
     assert set(mapping) == {
         "partition", "flap", "latency", "slow", "timeout", "reset_peer", "slicer", "limit_data",
+        "http_error", "http_delay", "http_abort",
         "crash", "pause", "restart", "duplicate", "replay", "deploy",
     }  # fmt: skip
     assert schema["properties"]["warmup"]["pattern"] == DURATION_PATTERN

@@ -139,6 +139,6 @@ def test_every_defect_of_the_catalog_is_known() -> None:
     documented = {line.split("`")[1] for line in catalog.splitlines() if line.startswith("| `")}
     switches = {name for name in documented if "-" in name}
     assert switches <= KNOWN_DEFECTS
-    assert len(KNOWN_DEFECTS) == 12
+    assert len(KNOWN_DEFECTS) == 13
     with pytest.raises(ConfigError, match="unknown"):
         Settings.from_env({"DEFECT": "no-such-defect"})
