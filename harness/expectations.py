@@ -66,6 +66,12 @@ class IsolatesExpectation(Model):
     close_action: Names = _role("automation.breaker_close")
     retry_action: Names = _role("automation.retry")
     call_action: Names = _role("dependency.call")
+    method: str | None = Field(
+        default=None, description="with an HTTP-aware edge's counts: only this method's calls"
+    )
+    path: str | None = Field(
+        default=None, description="with an HTTP-aware edge's counts: only paths starting so"
+    )
 
 
 class ResumesFromCheckpointExpectation(Model):

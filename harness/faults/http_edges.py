@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.extras import MissingExtra
 from harness.faults.http_rules import ControlDoc, HttpRule
 from harness.timeline import HttpCount, HttpEntry, Timeline
 
@@ -50,7 +51,7 @@ def mitmdump_binary() -> str:
     beside = Path(sys.executable).parent / "mitmdump"
     found = str(beside) if beside.exists() else shutil.which("mitmdump")
     if found is None:
-        raise HttpEdgeError(
+        raise MissingExtra(  # a configuration error (exit 2), like every missing extra
             what="mitmproxy is not installed, so the HTTP-aware edges (protocol: http) cannot run",
             hint=INSTALL_HINT,
         )

@@ -14,7 +14,11 @@ For each window of a network fault (a Toxiproxy type, or any fault on an ``a->b`
 Event names default to the contract's ``automation.breaker_open``/``breaker_close``/``retry`` and
 ``dependency.call``.
 
-A window with no ``call_action`` event is inconclusive: the fault never reached traffic.
+Calls are counted from the dependency's own call log (``call_action`` events) when it reports
+one, else from the requests the edge's HTTP-aware proxy counted (``protocol: http``): a system
+that reports neither breaker nor retry events is judged from those counts, and a storm is then
+*failed* with the counts quoted. A window with no call by either is inconclusive: the fault
+never reached traffic.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from harness.policies.common import (
     verdict,
     work_id,
 )
+from harness.policies.http_counts import calls as http_calls
+from harness.policies.http_counts import http_entries
 from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, EventEntry, FaultWindow, Timeline
 
@@ -50,7 +56,32 @@ def _is_network(window: FaultWindow) -> bool:
     return window.inject.fault_type in NETWORK_FAULTS or "->" in window.inject.target
 
 
-Episodes = list[tuple[EventEntry, list[EventEntry]]]  # each opening and the calls it let by
+Episodes = list[tuple[EventEntry, float]]  # each opening of the breaker, and when it ended
+
+
+class _CallLog:
+    """The calls to the dependency: its own call log when it has one, else the edge's counts."""
+
+    def __init__(self, exp: IsolatesExpectation, timeline: Timeline, edge: str) -> None:
+        self.timeline, self.edge = timeline, edge
+        self.method, self.path = exp.method, exp.path
+        self.events = timeline.events(exp.call_action) if exp.call_action else ()
+        self.counted = not self.events and bool(http_entries(timeline, edge))
+        what = " ".join(p for p in (exp.method, exp.path) if p)
+        counted = f"{what} requests on {edge}" if what else f"requests on {edge}"
+        self.label = names_text(exp.call_action) if not self.counted else counted
+
+    def between(self, t0: float, t1: float, beyond: int = 0) -> tuple[int, list[Entry]]:
+        """How many calls in ``[t0, t1]``, and the entries that show them.
+
+        From a call log: the first call past ``beyond`` and the last; from HTTP counts: the
+        edge's busiest intervals.
+        """
+        if self.counted:
+            found = http_calls(self.timeline, self.edge, t0, t1, method=self.method, path=self.path)
+            return found.total, list(found.busiest())
+        hits: list[Entry] = [e for e in self.events if t0 <= e.t <= t1]
+        return len(hits), [*hits[beyond : beyond + 1], *hits[-1:]] if hits else []
 
 
 class _Finding(NamedTuple):
@@ -61,20 +92,18 @@ class _Finding(NamedTuple):
 
 
 def _episodes(exp: IsolatesExpectation, timeline: Timeline, start: float, end: float) -> Episodes:
-    """Each time the breaker was open in ``[start, end]``: the opening event and the calls."""
+    """Each time the breaker was open in ``[start, end]``: the opening event, and its end."""
     held = pause_in_force(timeline, start, exp.open_action, exp.close_action)
-    episodes: Episodes = [(held, [])] if held else []
-    current = episodes[0][1] if episodes else None
+    episodes: list[tuple[EventEntry, float | None]] = [(held, None)] if held else []
     for event in timeline.events():
         if not start <= event.t <= end:
             continue
-        if event.action in exp.open_action and current is None:
-            episodes.append((event, current := []))
-        elif event.action in exp.close_action:
-            current = None
-        elif event.action in exp.call_action and current is not None:
-            current.append(event)
-    return episodes
+        is_open = bool(episodes) and episodes[-1][1] is None
+        if event.action in exp.open_action and not is_open:
+            episodes.append((event, None))
+        elif event.action in exp.close_action and is_open:
+            episodes[-1] = (episodes[-1][0], event.t)
+    return [(opened, end if closed is None else closed) for opened, closed in episodes]
 
 
 def _series(timeline: Timeline, retries: list[EventEntry]) -> list[list[EventEntry]]:
@@ -94,14 +123,17 @@ def _series(timeline: Timeline, retries: list[EventEntry]) -> list[list[EventEnt
     return [run for runs in series.values() for run in runs]
 
 
-def _too_many_calls(exp: IsolatesExpectation, episodes: Episodes) -> _Finding | None:
+def _too_many_calls(
+    exp: IsolatesExpectation, episodes: Episodes, log: _CallLog, start: float
+) -> _Finding | None:
     """The first time the breaker let more calls through than the ceiling, if any."""
-    for opened, calls in episodes:
-        if len(calls) > exp.max_calls_while_open:
-            text = f"{len(calls)} {names_text(exp.call_action)} while the breaker was open "
-            text += f"({names_text(exp.open_action)} at {format_offset(opened.t)}; "
+    for opened, closed in episodes:
+        n, shown = log.between(max(opened.t, start), closed, exp.max_calls_while_open)
+        if n > exp.max_calls_while_open:
+            text = f"{n} {log.label} while the breaker was open "
+            text += f"({opened.action} at {format_offset(opened.t)}; "
             text += f"ceiling {exp.max_calls_while_open})"
-            return _Finding(text, [opened, calls[exp.max_calls_while_open], calls[-1]])
+            return _Finding(text, [opened, *shown])
     return None
 
 
@@ -137,7 +169,8 @@ def _unopened(
     exp: IsolatesExpectation,
     timeline: Timeline,
     window: FaultWindow,
-    calls: list[EventEntry],
+    calls: tuple[int, list[Entry]],
+    log: _CallLog,
     late: EventEntry | None,
 ) -> _Finding:
     """The finding when no breaker opened in time: a ``late`` one or none, and how many calls."""
@@ -149,9 +182,10 @@ def _unopened(
         if late
         else f"no {names_text(exp.open_action)} within {bound} after {name}"
     )
-    text += f"; {len(calls)} {names_text(exp.call_action)} during the fault "
+    n, shown = calls
+    text += f"; {n} {log.label} during the fault "
     text += f"(ceiling {exp.max_calls_while_open} while open); {last_text(last)}"
-    return _Finding(text, [late, calls[0], calls[-1], last])
+    return _Finding(text, [late, *shown, last])
 
 
 def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWindow) -> Verdict:
@@ -159,16 +193,14 @@ def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWin
     start, end = window.start, timeline.end() if window.end is None else window.end
     name, bound = fault_text(window.inject), bound_text(exp.within, timeline)
     deadline = start + timeline.scaled(exp.within)
-    calls, retries = (
-        [e for e in timeline.events(a) if start <= e.t <= end]
-        for a in (exp.call_action, exp.retry_action)
-    )
-    if not calls:
-        text = f"no {names_text(exp.call_action)} during {name}: the fault never reached "
-        text += "traffic; cannot tell"
+    log = _CallLog(exp, timeline, window.inject.target)
+    calls = log.between(start, end)
+    retries = [e for e in timeline.events(exp.retry_action) if start <= e.t <= end]
+    if not calls[0]:
+        text = f"no {log.label} during {name}: the fault never reached traffic; cannot tell"
         return verdict("isolates", exp.within, timeline, Status.BROKEN, text, window.inject)
     episodes = _episodes(exp, timeline, start, end)
-    found = (_too_many_calls(exp, episodes), _no_backoff(exp, timeline, retries))
+    found = (_too_many_calls(exp, episodes, log, start), _no_backoff(exp, timeline, retries))
     problems = [p for p in found if p is not None]
     first = episodes[0][0] if episodes else None  # in force at the inject, or later
     opened = first if first is not None and first.t <= deadline else None
@@ -176,7 +208,7 @@ def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWin
         text = f"{cut_short(timeline, bound, name)}: cannot tell"
         return verdict("isolates", exp.within, timeline, Status.BROKEN, text, window.inject)
     if opened is None:
-        problems.insert(0, _unopened(exp, timeline, window, calls, first))
+        problems.insert(0, _unopened(exp, timeline, window, calls, log, first))
         head = ""
     else:
         when = "in force at" if opened.t < start else f"{elapsed(opened.t - start)} after"
@@ -185,8 +217,8 @@ def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWin
     if problems:
         text = (f"{head}, but " if head else "") + "; ".join(p.text for p in problems)
         return verdict("isolates", exp.within, timeline, Status.FAILED, text, *proof)
-    most = max(len(c) for _, c in episodes)
-    text = f"{head}; at most {most} {names_text(exp.call_action)} while open "
+    most = max(log.between(max(o.t, start), c)[0] for o, c in episodes)
+    text = f"{head}; at most {most} {log.label} while open "
     text += f"(ceiling {exp.max_calls_while_open}); "
     items = count(len({work_id(e, timeline) for e in retries}), timeline.contract.work.noun)
     text += f"retries of {items} backed off" if retries else "no retries"
@@ -197,14 +229,16 @@ def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWin
 def check(exp: IsolatesExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every network fault was isolated by a breaker, with retries backing off."""
     need(exp, "open_action")
-    need(exp, "call_action")
     windows = [w for w in timeline.fault_windows() if _is_network(w)]
     if not windows:
         text = "no network fault was injected: nothing to isolate"
         return verdict("isolates", exp.within, timeline, Status.BROKEN, text)
+    if not exp.call_action and not any(http_entries(timeline, w.inject.target) for w in windows):
+        need(exp, "call_action")  # neither a call log nor an HTTP-aware edge: cannot count
     actions = (*exp.open_action, *exp.close_action, *exp.retry_action)
     actions += timeline.contract.automation.start
-    if not any(e.action in actions for e in timeline.events()):
+    counted = any(_CallLog(exp, timeline, w.inject.target).counted for w in windows)
+    if not counted and not any(e.action in actions for e in timeline.events()):
         text = f"the automation never reported ({', '.join(actions)}): cannot tell"
         return verdict("isolates", exp.within, timeline, Status.BROKEN, text, windows[0].inject)
     verdicts = [_judge_window(exp, timeline, w) for w in windows]

@@ -343,7 +343,7 @@ def test_payments_charges_once_per_key_and_records_every_call(sut: Sut) -> None:
     (code1, first), (code2, second) = http("POST", url, body, key), http("POST", url, body, key)
     assert (code1, first["replayed"], code2, second["replayed"]) == (201, False, 200, True)
     assert second["charge_id"] == first["charge_id"]
-    assert sut.calls() == {"calls": 2, "charges": 1, "by_key": {"o1": 2}}
+    assert sut.calls() == {"calls": 2, "charges": 1, "by_key": {"o1": 2}, "charged": {"o1": 1}}
 
 
 # --- the automation ---------------------------------------------------------------------------

@@ -43,7 +43,10 @@ MATRIX: dict[str, dict[str, set[str]]] = {
         "lost-ack": {"no_data_lost"},  # it answers 201 for orders it drops, and says nothing
     },
     "payments-outage": {"no-escalation": {"escalates"}, "noisy-escalation": {"escalates"}},
-    "slow-payments": {"retry-storm": {"isolates"}},
+    "slow-payments": {
+        "retry-storm": {"isolates"},
+        "storm-silent": {"isolates"},  # no breaker, no retry event: the calls show the storm
+    },
     "worker-crash": {
         "ack-before-work": {"resumes_from_checkpoint", "no_data_lost"},
         "lying-events": {"no_data_lost"},  # it reports done what its store does not hold

@@ -3,7 +3,7 @@ scenario of the repository with no Go, no Makefile and nothing of this checkout 
 
 The harness's wheel (``python -m build``) and the Toxiproxy companion's linux/amd64 wheel
 (fixtures/wheels/toxiproxy_wheels.py, as ``make wheels`` runs it) are built into a temporary
-folder; ``pip install --find-links DIST 'HARNESS.whl[toxiproxy,sut]'`` must pull the companion
+folder; ``pip install --find-links DIST 'HARNESS.whl[toxiproxy,sut,http]'`` must pull the companion
 through the extra. PATH then holds only ``redis-server`` (the reference system's store).
 """
 
@@ -56,7 +56,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     made = run([sys.executable, "-m", "venv", str(home / "venv")])
     assert made.returncode == 0, made.stderr
     pip = [str(home / "venv" / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-    done = run([*pip, "install", "-q", "--find-links", str(dist), f"{wheel}[toxiproxy,sut]"])
+    done = run([*pip, "install", "-q", "--find-links", str(dist), f"{wheel}[toxiproxy,sut,http]"])
     assert done.returncode == 0, done.stdout + done.stderr
     return home / "venv"
 

@@ -16,6 +16,7 @@ from timelines import make
 from harness.clients import outcome_of, work_id_of
 from harness.expectations import (
     IgnoresDuplicatesExpectation,
+    IsolatesExpectation,
     NoDataLostExpectation,
     PausesExpectation,
     ResumesExpectation,
@@ -23,6 +24,7 @@ from harness.expectations import (
 from harness.faults.base import FaultContext
 from harness.policies import Status
 from harness.policies import ignores_duplicates as duplicates_policy
+from harness.policies import isolates as isolates_policy
 from harness.policies import no_data_lost as data_policy
 from harness.policies import pauses as pauses_policy
 from harness.policies import resumes as resumes_policy
@@ -32,12 +34,15 @@ from harness.timeline import (
     Entry,
     EventEntry,
     FaultEntry,
+    HttpCount,
+    HttpEntry,
     PhaseEntry,
     RequestEntry,
     StateEntry,
 )
 
 NO_DATA_LOST = NoDataLostExpectation(policy="no_data_lost")
+ISOLATES = IsolatesExpectation(policy="isolates")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -275,3 +280,49 @@ def test_a_fault_magnitude_scales_only_with_the_system() -> None:
     assert context(True).magnitude(2.0) == pytest.approx(0.1)
     assert context(False).magnitude(2.0) == 2.0
     assert context(False).scaled(2.0) == pytest.approx(0.1)  # the harness's own waits scale
+
+
+def http(t: float, n: int, status: int | None = 503) -> HttpEntry:
+    """One interval of the worker -> payments proxy: ``n`` POST /charge answered ``status``."""
+    rows = (HttpCount(method="POST", path="/charge", status=status, count=n),)
+    return HttpEntry(t=t, edge="worker->payments", window=0.5, requests=n, counts=rows)
+
+
+SLOW = FaultEntry(
+    t=0.5, action="inject", fault_id="f1", fault_type="latency", target="worker->payments"
+)
+SLOW_HEAL = FaultEntry(
+    t=6.0, action="heal", fault_id="f1", fault_type="latency", target="worker->payments"
+)
+BOOT = EventEntry(t=0.1, action="automation.start", service="controller")
+
+
+def test_a_silent_retry_storm_is_failed_from_the_edges_counts() -> None:
+    # storm-silent: no breaker, no retry event, no call log; the proxy counted 400 calls
+    storm = [http(1.0 + i / 2, 40) for i in range(10)]
+    verdict = isolates_policy.check(ISOLATES, make(BOOT, SLOW, *storm, SLOW_HEAL))
+    assert verdict.status is Status.FAILED
+    assert verdict.summary.startswith(
+        "no breaker.open within 30s (scaled 1.5s) after latency worker->payments at 00:00.5; "
+        "400 requests on worker->payments during the fault (ceiling 20 while open)"
+    )
+    assert any(isinstance(e, HttpEntry) for e in verdict.evidence)
+
+
+def test_an_open_breaker_is_judged_from_the_edges_counts_without_a_call_log() -> None:
+    opened = EventEntry(t=0.9, action="breaker.open", service="worker")
+    calls = [http(0.75, 3), http(1.75, 1), http(2.75, 1)]
+    verdict = isolates_policy.check(ISOLATES, make(BOOT, SLOW, opened, *calls, SLOW_HEAL))
+    assert verdict.status is Status.PASSED, verdict.summary
+    assert "at most 2 requests on worker->payments while open (ceiling 20)" in verdict.summary
+    leak = [*calls, *(http(3.25 + i / 2, 10) for i in range(4))]
+    leaking = isolates_policy.check(ISOLATES, make(BOOT, SLOW, opened, *leak, SLOW_HEAL))
+    assert leaking.status is Status.FAILED
+    assert "42 requests on worker->payments while the breaker was open" in leaking.summary
+
+
+def test_without_a_call_log_nor_an_http_edge_isolates_cannot_count() -> None:
+    opened = EventEntry(t=0.9, action="breaker.open", service="worker")
+    verdict = isolates_policy.check(ISOLATES, make(BOOT, SLOW, opened, SLOW_HEAL))
+    assert verdict.status is Status.BROKEN
+    assert "no payment.call during latency worker->payments" in verdict.summary

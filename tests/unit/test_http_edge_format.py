@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from harness.errors import FaultError, ScenarioError
+from harness.errors import ConfigError, FaultError, ScenarioError
+from harness.extras import MissingExtra
 from harness.faults.http import HttpFaultDriver
-from harness.faults.http_edges import HttpEdgeError, HttpEdges
+from harness.faults.http_edges import HttpEdges
 from harness.faults.http_rules import HttpRule
 from harness.faultspec import HttpDelayFault, HttpErrorFault
 from harness.prepare import prepare
@@ -169,9 +170,10 @@ def test_a_missing_mitmproxy_is_named_with_its_fix(
 ) -> None:
     monkeypatch.setattr("harness.faults.http_edges.sys.executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(HttpEdgeError) as info:
+    with pytest.raises(MissingExtra) as info:  # a configuration error: exit 2, like Locust's
         HttpEdges(["a->b"], Timeline(), tmp_path / "http")
     assert "chaos-policy-harness[http]" in info.value.hint
+    assert isinstance(info.value, ConfigError)
 
 
 def test_a_counts_line_becomes_an_entry_and_junk_is_skipped(tmp_path: Path) -> None:
