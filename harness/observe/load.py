@@ -35,6 +35,9 @@ DRIVERS = Path(__file__).resolve().parent / "locust"
 READY_WAIT = 60.0
 """Real seconds Locust may take to start and send its first request."""
 STOP_GRACE = 10.0
+STOP_TIMEOUT = 5.0
+"""Real seconds Locust lets a user finish its request when stopped (then SIGKILL at STOP_GRACE);
+a write still unanswered is recorded with an unknown outcome."""
 
 
 class LoadError(HarnessError):
@@ -75,6 +78,7 @@ class LoadRunner:
         self._tail = threading.Thread(target=self._follow, name="harness-load", daemon=True)
         self._seen = threading.Event()
         self._pending: dict[int, list[dict[str, Any]]] = {}
+        self._unanswered: dict[str, tuple[dict[str, Any], float]] = {}  # token -> sent line, t
 
     # --- life ---------------------------------------------------------------------------------
 
@@ -84,6 +88,7 @@ class LoadRunner:
         binary = locust_binary()
         files = [str(DRIVERS / "listener.py"), self._users_file()]
         common = ["-f", ",".join(files), "--headless", "--loglevel", "WARNING"]
+        common += ["--stop-timeout", f"{STOP_TIMEOUT:g}"]  # users finish the request in flight
         env = {
             **os.environ,
             "HARNESS_LOAD_DIR": str(self._folder),
@@ -196,6 +201,7 @@ class LoadRunner:
                 offsets[path] = self._read(path, offsets.get(path, 0))
             self._flush(final=stopping)
             if stopping:
+                self._record_unanswered()
                 return
             self._stop.wait(min(self._interval, 0.25))
 
@@ -210,11 +216,22 @@ class LoadRunner:
                 t = float(line["wall"]) - self._epoch
             except (ValueError, KeyError, TypeError):
                 continue  # not a line of ours: never stop following
+            if "sent" in line:  # announced before sending: answered later, or never
+                if line.get("method") in WRITES:
+                    self._unanswered[str(line["sent"])] = (line, t)
+                continue
+            self._unanswered.pop(str(line.get("answers")), None)
             self._pending.setdefault(int(t // self._interval), []).append(line)
             self._seen.set()
             if line.get("method") in WRITES:  # client history: the users' writes, one by one
                 self._timeline.append(_history_entry(line, t))
         return offset + len(complete)
+
+    def _record_unanswered(self) -> None:
+        """Writes sent but never answered (in flight at the stop): outcome unknown."""
+        for line, t in self._unanswered.values():
+            self._timeline.append(_history_entry({**line, "failed": True}, t, unanswered=True))
+        self._unanswered.clear()
 
     def _flush(self, final: bool) -> None:
         now = self._timeline.now()
@@ -233,17 +250,22 @@ class LoadRunner:
         return "\n".join(text) or "(no log)"
 
 
-def _history_entry(line: dict[str, Any], t: float) -> RequestEntry:
+def _history_entry(line: dict[str, Any], t: float, unanswered: bool = False) -> RequestEntry:
     """One simulated user's write as client history (``harness.clients``)."""
     status = line.get("status") if isinstance(line.get("status"), int) else None
     work_id = line.get("work_id")
+    error: str | None = None
+    if unanswered:
+        error = "sent, still in flight when the load stopped: never answered"
+    elif status is None and line.get("failed"):
+        error = "failed without an answer"
     return RequestEntry(
         t=t,
         method=str(line.get("method")),
         url=str(line.get("name")),
         status=status,
         latency_ms=float(line.get("ms") or 0.0),
-        error="failed without an answer" if status is None and line.get("failed") else None,
+        error=error,
         origin="load",
         outcome=outcome_of(status),
         work_id=str(work_id) if isinstance(work_id, str | int) else None,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from timelines import make
 
 from harness.expectations import UserImpactExpectation
-from harness.observe.load import aggregate
+from harness.observe.load import LoadRunner, aggregate
 from harness.policies import Status
 from harness.policies.user_impact import check, pause_windows
-from harness.timeline import EventEntry, FaultEntry, LoadEntry
+from harness.scenario import Load
+from harness.timeline import EventEntry, FaultEntry, LoadEntry, RequestEntry, Timeline
 
 
 def test_aggregate_counts_failures_5xx_and_percentiles() -> None:
@@ -102,3 +105,26 @@ def test_no_load_is_broken_not_passed() -> None:
 )
 def test_pause_windows(events: list[EventEntry], expected: list[tuple[float, float]]) -> None:
     assert [(p.t, end) for p, end in pause_windows(make(*events), "workflow.pause")] == expected
+
+
+def test_a_write_in_flight_at_the_stop_is_history_with_an_unknown_outcome(tmp_path: Path) -> None:
+    timeline = Timeline(1.0)
+    load = Load.model_validate({"users": 1, "locustfile": "users.py"})
+    runner = LoadRunner(load, {}, timeline, tmp_path, tmp_path, lambda name, pid: None)
+    wall = timeline.started_at.timestamp() + 0.5
+    lines = [
+        {"wall": wall, "sent": "7-1", "name": "/orders", "method": "POST"},
+        {"wall": wall + 0.1, "answers": "7-1", "name": "/orders", "method": "POST",
+         "status": 201, "ms": 3.0, "failed": False, "work_id": "o1"},
+        {"wall": wall + 0.2, "sent": "7-2", "name": "/orders", "method": "POST"},
+        {"wall": wall + 0.2, "sent": "7-3", "name": "/stats", "method": "GET"},
+    ]  # fmt: skip
+    (tmp_path / "7.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    runner._stop.set()
+    runner._follow()  # one pass, then the final flush: the stop has come
+    history = [(r.outcome, r.work_id, r.error) for r in timeline.of(RequestEntry)]
+    assert history[0] == ("ok", "o1", None)
+    assert [h[0] for h in history[1:]] == ["unknown"]  # the GET is no write: not history
+    assert "never answered" in str(history[1][2])
+    (load_entry,) = timeline.of(LoadEntry)  # announcements are not requests users saw
+    assert load_entry.requests == 1

@@ -2,11 +2,14 @@
 
 Each Locust process (a local runner, or each worker in distributed mode) appends to its own file
 ``$HARNESS_LOAD_DIR/<pid>.jsonl``, flushed per line, so the harness can follow the users live;
-a 2xx answer carries the work id found at ``$HARNESS_WORK_ID_PATH`` (client history).
+a 2xx answer carries the work id found at ``$HARNESS_WORK_ID_PATH`` (client history). A user
+file may announce a request before sending it (``sent``); its answer then carries the same token,
+so the harness can tell which requests were never answered.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -17,6 +20,7 @@ from locust import events
 
 _out: IO[str] | None = None
 WORK_ID_PATH = os.environ.get("HARNESS_WORK_ID_PATH", "")
+_tokens = itertools.count(1)
 
 
 def _file() -> IO[str]:
@@ -27,6 +31,14 @@ def _file() -> IO[str]:
     return _out
 
 
+def sent(method: str, name: str) -> str:
+    """Announce a request about to be sent; the token its answer's line will carry."""
+    token = f"{os.getpid()}-{next(_tokens)}"
+    line = {"wall": time.time(), "sent": token, "name": name, "method": method}
+    _file().write(json.dumps(line) + "\n")
+    return token
+
+
 def _record(
     request_type: str,
     name: str,
@@ -34,6 +46,7 @@ def _record(
     response_length: int,
     response: Any = None,
     exception: BaseException | None = None,
+    context: dict[str, Any] | None = None,
     **_: Any,
 ) -> None:
     status = getattr(response, "status_code", None)
@@ -45,6 +58,8 @@ def _record(
         "ms": round(float(response_time), 3),
         "failed": exception is not None,
     }
+    if context and context.get("harness_sent"):
+        line["answers"] = context["harness_sent"]
     if WORK_ID_PATH and isinstance(status, int) and 200 <= status < 300:
         line["work_id"] = _work_id(response)
     _file().write(json.dumps(line) + "\n")
