@@ -55,7 +55,7 @@ class HttpCheck(CheckSpec):
     json_: dict[str, JsonScalar] | None = Field(
         default=None,
         alias="json",
-        description="expected JSON fields; dotted keys reach into objects ('workflow.paused')",
+        description="expected JSON fields; dotted keys reach into objects ('status.ready')",
     )
 
     def expected_statuses(self) -> tuple[int, ...]:
