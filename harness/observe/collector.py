@@ -136,13 +136,25 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
 
 
+class _SinkServer(ThreadingHTTPServer):
+    """A threading HTTP server whose listen backlog holds a burst of simultaneous POSTs.
+
+    socketserver's default backlog is 5: a sixth connection arriving at once has its SYN dropped
+    and retried by the client's kernel a second later, and since events are stamped on arrival,
+    an automation event would land a second or more late on the timeline (at time scale 0.05,
+    a 30 s bound is 1.5 s). The kernel caps the value at ``net.core.somaxconn``.
+    """
+
+    request_queue_size = socket.SOMAXCONN
+
+
 class Collector:
     """HTTP sinks for events and escalations on loopback, feeding one timeline."""
 
     def __init__(self, timeline: Timeline, host: str = "127.0.0.1", port: int = 0) -> None:
         self.timeline = timeline
         self.rejected = 0
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _SinkServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False  # a stalled client must not hold up the cleanup
         self._thread = threading.Thread(

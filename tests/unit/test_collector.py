@@ -426,3 +426,22 @@ def test_an_alertmanager_alert_that_is_not_an_object_rejects_the_body(
     assert response.status_code == 400
     assert response.json()["error"].endswith("is not an object")
     assert (collector.rejected, len(timeline)) == (1, 0)
+
+
+def test_a_burst_of_connections_is_queued_not_dropped() -> None:
+    # Nothing accepts yet (the serving thread is not started), so every connection waits in the
+    # listen backlog. With socketserver's default of 5, the kernel drops the SYNs beyond it and
+    # the client retries a second later: an automation event would land late on the timeline.
+    collector = Collector(Timeline())
+    address = urlsplit(collector.base_url)
+    host, port = address.hostname or "", address.port or 0
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(64):
+            # a dropped SYN would make this connect wait past its bound and raise
+            clients.append(socket.create_connection((host, port), timeout=0.5))
+    finally:
+        for client in clients:
+            client.close()
+        collector.close()
+    assert len(clients) == 64
