@@ -23,6 +23,7 @@ from harness.faults.toxiproxy import ToxiproxyClient
 from harness.state import RunRecord, is_alive, live_processes, read_record, write_record
 
 GRACE = 5.0
+PRIVATE_TOXIPROXY = "toxiproxy"  # the name the runner records its private server under
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Reaped:
     processes: list[str] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    gone_proxies: list[str] = field(default_factory=list)
+    """Proxies of a private Toxiproxy that no longer runs: they went with it."""
     running: int | None = None
     """The pid of the harness still running this run (then nothing was touched)."""
 
@@ -71,7 +74,10 @@ def reap(path: Path, record: RunRecord) -> Reaped:
                         client.delete_proxy(name, missing_ok=True)
                         done.proxies.append(name)
         except ToxiproxyError as exc:
-            done.problems.append(f"proxies not removed: {exc.what} ({record.toxiproxy_url})")
+            if _private_toxiproxy_gone(record):  # its proxies died with it: nothing to heal
+                done.gone_proxies.extend(record.proxies)
+            else:
+                done.problems.append(f"proxies not removed: {exc.what} ({record.toxiproxy_url})")
     for proc in live_processes(record):
         done.processes.append(f"{proc.name()}[{proc.pid}]")
         _stop_group(proc)
@@ -79,6 +85,12 @@ def reap(path: Path, record: RunRecord) -> Reaped:
         record.finished = True
         write_record(path, record)
     return done
+
+
+def _private_toxiproxy_gone(record: RunRecord) -> bool:
+    """Whether the run started its own Toxiproxy (recorded as a process) and it no longer runs."""
+    private = [proc for proc in record.processes if proc.name == PRIVATE_TOXIPROXY]
+    return bool(private) and all(is_alive(proc) is None for proc in private)
 
 
 def _remove_compose(project: str, done: Reaped) -> None:

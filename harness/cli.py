@@ -517,6 +517,11 @@ def cleanup(reports_dir: Path) -> None:
             f"stopped {len(done.processes)} processes {' '.join(done.processes)}".rstrip()
             + removed
         )
+        if done.gone_proxies:
+            click.echo(
+                f"  its private Toxiproxy is gone, so are its proxies "
+                f"({', '.join(done.gone_proxies)}): treated as removed"
+            )
         for problem in done.problems:
             failed = True
             click.echo(f"  {problem}", err=True)
