@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from harness.contract import Contract
 from harness.drills import Runbook, load_runbook
-from harness.errors import Problem, ScenarioError
+from harness.errors import ConfigError, Problem, ScenarioError
 from harness.expectations import NoRetryStormExpectation
 from harness.faultspec import HTTP_FAULTS
 from harness.probespec import Checks
@@ -461,3 +461,20 @@ def scale_warnings(prepared: Prepared, time_scale: float) -> list[str]:
                     f"{fault_id} as applied ({render_duration(seconds)})"
                 )
     return found
+
+
+def check_time_scale(prepared: Prepared, time_scale: float) -> None:
+    """Refuse a time scale below the floor the system file declares (``min_time_scale``)."""
+    floor = prepared.system.min_time_scale
+    if floor is not None and time_scale < floor:
+        path = prepared.system_path
+        at = locate(path, read_yaml(path), ("min_time_scale",), "")
+        raise ConfigError(
+            what=f"time scale {time_scale:g} is below the floor {floor:g} of system "
+            f"{prepared.system.name!r}: its own timers cannot run that fast, so scaled bounds "
+            "would be judged wrongly",
+            where=f"{path}:{at.line}:{at.column}: min_time_scale",
+            expected=f"--time-scale >= {floor:g}",
+            actual=f"--time-scale {time_scale:g}",
+            hint=f"run with --time-scale {floor:g} or more",
+        )

@@ -48,7 +48,7 @@ from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
 from harness.observe.world import CounterSampler, read_final_state
 from harness.policies import Status, Verdict, judge
-from harness.prepare import Prepared, scale_warnings
+from harness.prepare import Prepared, check_time_scale, scale_warnings
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
 from harness.signals import interruptible, shielded
@@ -129,6 +129,7 @@ class Runner:
         mode = self.mode(prepared)
         if mode == "no-automation":
             _check_drill(prepared)
+        check_time_scale(prepared, self.options.time_scale)  # before anything starts
         reap_leftovers(self.options.reports_dir)
         run_id = new_run_id(prepared.scenario.name, self.options.run_label)
         run_dir = self.options.reports_dir / "runs" / run_id

@@ -132,6 +132,13 @@ class SystemSpec(_Model):
         "fault magnitudes (latencies, timeouts, delays) are never scaled, only the harness's "
         "own waits and bounds",
     )
+    min_time_scale: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="the smallest --time-scale the system's own timers honour; a run below it "
+        "is refused (its timers have a floor, so scaled bounds would be judged wrongly)",
+    )
     state: StateSpec = Field(
         default_factory=StateSpec,
         description="what the harness reads of the system's store itself: counters during "
