@@ -45,7 +45,13 @@ OUTCOMES = {
 }
 _PRECEDENCE = (INTERRUPTED, FAILED, ABORTED, BROKEN, USAGE)
 """Of several runs' codes, the first of these that occurs is the exit code."""
-_STYLE = {"passed": "green", "failed": "bold red", "broken": "yellow", "aborted": "magenta"}
+_STYLE = {
+    "passed": "green",
+    "failed": "bold red",
+    "broken": "yellow",
+    "aborted": "magenta",
+    "interrupted": "magenta",
+}
 
 
 class _Harness(click.Group):
@@ -445,7 +451,12 @@ class _Report:
 def _code_of(result: RunResult) -> int:
     from harness.policies import Status
 
-    codes = {Status.FAILED: FAILED, Status.BROKEN: BROKEN, Status.ABORTED: ABORTED}
+    codes = {
+        Status.FAILED: FAILED,
+        Status.BROKEN: BROKEN,
+        Status.ABORTED: ABORTED,
+        Status.INTERRUPTED: INTERRUPTED,
+    }
     return worst([codes[v.status] for v in result.verdicts if v.status in codes])
 
 

@@ -51,7 +51,7 @@ from harness.policies import Status, Verdict, judge
 from harness.prepare import Prepared, check_time_scale, scale_warnings
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
-from harness.signals import interruptible, shielded
+from harness.signals import Terminated, interruptible, shielded
 from harness.state import StateFile, is_alive
 from harness.targets.base import Target, TargetContext
 from harness.targets.bridge import host_gateway
@@ -60,6 +60,8 @@ from harness.targets.process import ProcessTarget
 from harness.timeline import FaultEntry, GuardEntry, PhaseEntry, Timeline, TrafficEntry
 
 log = logging.getLogger(__name__)
+INTERRUPTED_PHASE = "interrupted"
+"""The phase entry that marks when a person or a signal stopped the run."""
 
 KEPT: list[object] = []
 """What --keep-env leaves running, referenced for the session so it is not collected (and
@@ -141,24 +143,50 @@ class Runner:
         state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
         stack = ExitStack()
         aborted: Aborted | None = None
-        with interruptible():  # the shield goes up before SIGTERM's handler comes down
-            try:
-                execution = _Execution(
-                    self.options, prepared, timeline, state, stack, run_id, run_dir
-                )
-                execution.mode = mode
-                execution.go()
-            except Aborted as exc:  # the stack heals every fault now, like for any end
-                aborted = exc
-            finally:
-                with shielded():
-                    try:
-                        stack.close()
-                        if not self.options.keep_env:
-                            state.finish()
-                    finally:  # the evidence is written even when a heal failed
-                        timeline.write(run_dir / "timeline.json")
-        if aborted is not None:
+        interrupted: KeyboardInterrupt | None = None
+        try:
+            with interruptible():  # the shield goes up before SIGTERM's handler comes down
+                try:
+                    execution = _Execution(
+                        self.options, prepared, timeline, state, stack, run_id, run_dir
+                    )
+                    execution.mode = mode
+                    execution.go()
+                except Aborted as exc:  # the stack heals every fault now, like for any end
+                    aborted = exc
+                except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: heal, then seal what it has
+                    interrupted = exc
+                    timeline.append(PhaseEntry(t=timeline.now(), phase=INTERRUPTED_PHASE))
+                finally:
+                    with shielded():
+                        try:
+                            stack.close()
+                            if not self.options.keep_env:
+                                state.finish()
+                        finally:  # the evidence is written even when a heal failed
+                            timeline.write(run_dir / "timeline.json")
+        except KeyboardInterrupt as exc:  # deferred from the cleanup: it finished first
+            if interrupted is None:
+                interrupted = exc
+                timeline.append(PhaseEntry(t=timeline.now(), phase=INTERRUPTED_PHASE))
+                timeline.write(run_dir / "timeline.json")
+        with shielded():  # judged and sealed whole; a signal meanwhile ends the command after
+            return self._conclude(prepared, timeline, mode, run_id, run_dir, aborted, interrupted)
+
+    def _conclude(
+        self,
+        prepared: Prepared,
+        timeline: Timeline,
+        mode: Mode,
+        run_id: str,
+        run_dir: Path,
+        aborted: Aborted | None,
+        interrupted: KeyboardInterrupt | None,
+    ) -> RunResult:
+        """Judge the timeline (or say why not), seal the bundle; re-raise an interrupt after."""
+        if interrupted is not None:
+            verdicts = [interrupted_verdict(timeline, interrupted)]
+        elif aborted is not None:
             verdicts = [aborted_verdict(timeline)]
         elif mode == "no-automation":  # recovery and data are judged; the automation was off
             assert prepared.runbook is not None
@@ -182,6 +210,8 @@ class Runner:
                 options={k: v for k, v in asdict(self.options).items() if k != "operator_io"},
                 mode=mode,
             )
+        if interrupted is not None:  # sealed as interrupted: now the command stops (130)
+            raise interrupted
         return RunResult(run_id, run_dir, timeline, verdicts, kpis, prepared.scenario.name)
 
 
@@ -204,6 +234,24 @@ def reap_leftovers(reports_dir: Path) -> None:
         log.warning("reaped what killed run %s left: %s", record.run_id, ", ".join(removed) or "-")
         for problem in done.problems:
             log.warning("  %s", problem)
+
+
+def interrupted_verdict(timeline: Timeline, interrupt: KeyboardInterrupt) -> Verdict:
+    """A person or a signal stopped the run: when, in which phase, and when every fault healed."""
+    stops = [e for e in timeline.of(PhaseEntry) if e.phase == INTERRUPTED_PHASE]
+    at = stops[0].t if stops else timeline.now()
+    phases = [e for e in timeline.of(PhaseEntry) if e.phase != INTERRUPTED_PHASE]
+    during = [e.phase for e in phases if e.t <= at]
+    heals = [e for e in timeline.of(FaultEntry) if e.action == "heal" and e.t >= at]
+    healed = f"; every fault healed {heals[-1].t - at:.2f}s later" if heals else ""
+    how = "SIGTERM" if isinstance(interrupt, Terminated) else "SIGINT (Ctrl-C)"
+    phase = f" during {during[-1]}" if during else ""
+    return Verdict(
+        policy="run",
+        status=Status.INTERRUPTED,
+        summary=f"interrupted by {how} at {format_offset(at)}{phase}: nothing was judged{healed}",
+        evidence=(*stops[:1], *heals),
+    )
 
 
 def aborted_verdict(timeline: Timeline) -> Verdict:

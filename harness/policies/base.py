@@ -29,6 +29,8 @@ class Status(StrEnum):
     BROKEN = "broken"
     ABORTED = "aborted"
     """A guard tripped: the harness stopped the experiment to protect the system."""
+    INTERRUPTED = "interrupted"
+    """A person or a signal (SIGINT, SIGTERM) stopped the run; every fault was healed."""
 
 
 class Verdict(BaseModel):

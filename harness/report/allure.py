@@ -183,9 +183,13 @@ def outcome(verdicts: Sequence[Verdict], run_dir: Path, scrub: Callable[[str], s
     from harness.policies import Status
 
     aborted = [v for v in verdicts if v.status == Status.ABORTED]
+    interrupted = [v for v in verdicts if v.status == Status.INTERRUPTED]
     broken = [v for v in verdicts if v.status == Status.BROKEN]
     failed = [v for v in verdicts if v.status == Status.FAILED]
     where = f"\nresults: {run_dir}"
+    if interrupted:  # nothing was judged: a person or a signal stopped the run
+        text = "\n".join(v.render() for v in interrupted)
+        return Outcome("broken", scrub(f"interrupted (every fault was healed):\n{text}{where}"))
     if aborted:  # nothing was judged: the guard's finding is the outcome
         text = "\n".join(v.render() for v in aborted)
         head = "aborted (a guard tripped; every fault was healed)"
@@ -201,8 +205,8 @@ def outcome(verdicts: Sequence[Verdict], run_dir: Path, scrub: Callable[[str], s
 
 
 def allure_status(status: str) -> str:
-    """A verdict's status as Allure knows it: an aborted run is broken (nothing was judged)."""
-    return "broken" if status == "aborted" else status
+    """A verdict's status as Allure knows it: an aborted or interrupted run is broken."""
+    return "broken" if status in ("aborted", "interrupted") else status
 
 
 def error_outcome(error: HarnessError, scrub: Callable[[str], str]) -> Outcome:
@@ -216,6 +220,11 @@ CATEGORIES: tuple[Mapping[str, object], ...] = (
         "name": "System under test unavailable",
         "matchedStatuses": ["broken"],
         "messageRegex": r"^(?:ProbeError|TargetError)\b[\s\S]*",
+    },
+    {
+        "name": "Interrupted (every fault healed)",
+        "matchedStatuses": ["broken"],
+        "messageRegex": r"^interrupted\b[\s\S]*",
     },
     {
         "name": "Aborted by a guard (every fault healed)",

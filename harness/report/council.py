@@ -31,7 +31,7 @@ SUMMARY_CHARS = 280
 class Mark:
     """One run's outcome of one policy: a coloured mark linking to the run's bundle."""
 
-    outcome: str  # passed | failed | broken | absent (the run did not check the policy)
+    outcome: str  # passed | failed | broken | aborted | interrupted | absent (not checked)
     run: HistoryRun
     title: str
 
@@ -81,8 +81,9 @@ class Attention:
 
     @property
     def worst(self) -> str:
-        """``failed`` if a promise was broken, else ``broken``."""
-        return "failed" if any(o == "failed" for _, o, _ in self.findings) else "broken"
+        """``failed``, else ``broken``, else ``stopped`` (aborted or interrupted: not judged)."""
+        outcomes = {o for _, o, _ in self.findings}
+        return next((o for o in ("failed", "broken") if o in outcomes), "stopped")
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ def _row(scenario: str, runs: list[HistoryRun], policies: list[str]) -> MatrixRo
 
 def _worst(run: HistoryRun) -> str:
     outcomes = {v.outcome for v in run.verdicts}
-    return next((o for o in ("failed", "broken") if o in outcomes), "passed")
+    order = ("failed", "broken", "aborted", "interrupted")
+    return next((o for o in order if o in outcomes), "passed")
 
 
 def _kpis(scenario: str, runs: list[HistoryRun]) -> KpiRow:

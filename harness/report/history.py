@@ -23,7 +23,7 @@ from harness.report import kpi
 from harness.report.bundle import ENVIRONMENT, MANIFEST, BundleError, Environment, read_manifest
 from harness.timeline import Timeline
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT = 30.0
 """Seconds to wait for another process (an xdist worker) that is writing the history."""
 
@@ -49,12 +49,23 @@ CREATE TABLE verdicts (
   run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
   position INTEGER NOT NULL,           -- the expectation's place in the scenario
   policy TEXT NOT NULL,
-  outcome TEXT NOT NULL CHECK (outcome IN ('passed', 'failed', 'broken')),
+  outcome TEXT NOT NULL CHECK (outcome IN ('passed', 'failed', 'broken', 'aborted', 'interrupted')),
   summary TEXT NOT NULL,
   PRIMARY KEY (run_id, position)
 )""",
 )
-"""The statements of schema version 1 (one by one: ``executescript`` would commit first)."""
+"""The statements of schema version 2 (one by one: ``executescript`` would commit first)."""
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: a verdict may also be aborted (a guard tripped) or interrupted; version 1's CHECK
+    # refused them, so such runs never reached the history. SQLite cannot change a CHECK: the
+    # table is rebuilt (https://www.sqlite.org/lang_altertable.html#otheralter).
+    1: (
+        "ALTER TABLE verdicts RENAME TO verdicts_v1",
+        _SCHEMA[2],
+        "INSERT INTO verdicts SELECT * FROM verdicts_v1",
+        "DROP TABLE verdicts_v1",
+    ),
+}
 _VERDICTS: TypeAdapter[list[Verdict]] = TypeAdapter(list[Verdict])
 
 
@@ -193,6 +204,12 @@ class History:
                 for statement in _SCHEMA:
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version in _MIGRATIONS:  # an older harness wrote it: bring it up to date
+                while version in _MIGRATIONS:
+                    for statement in _MIGRATIONS[version]:
+                        self._db.execute(statement)
+                    version += 1
+                self._db.execute(f"PRAGMA user_version = {version}")
             elif version != SCHEMA_VERSION:
                 raise HistoryError(
                     what=f"the run history has schema version {version}",

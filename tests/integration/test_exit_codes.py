@@ -21,6 +21,7 @@ import pytest
 from e2e_support import ROOT, proxies_of, run_processes
 
 from harness.faults.toxiproxy import ToxiproxyClient
+from harness.report.bundle import verify_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +165,11 @@ def test_interrupted_is_130(
     for run_dir in (tmp_path / "runs").iterdir():
         assert proxies_of(run_dir, toxiproxy) == [], output
         assert run_processes(run_dir) == [], output
+        # sealed whole with what it had: a signal never leaves a half-sealed folder
+        assert (run_dir / "manifest.json").exists(), output
+        assert verify_bundle(run_dir) == [], output
+        verdicts = json.loads((run_dir / "verdicts.json").read_text())
+        if moment != "judged":  # once judged, the verdicts stand and the command still ends 130
+            assert [(v["policy"], v["status"]) for v in verdicts] == [("run", "interrupted")]
+            name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
+            assert f"interrupted by {name}" in verdicts[0]["summary"], verdicts

@@ -121,7 +121,7 @@ def test_a_history_from_a_newer_harness_is_refused_with_a_hint(tmp_path: Path) -
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(HistoryError, match="schema version 2") as caught:
+    with pytest.raises(HistoryError, match=f"schema version {SCHEMA_VERSION + 1}") as caught:
         History(path)
     assert "a newer harness" in caught.value.hint
 
@@ -142,3 +142,45 @@ def test_a_file_that_is_no_database_says_where_and_what_to_do(tmp_path: Path) ->
         History(path)
     assert caught.value.where == str(path)
     assert "rebuilds it from the bundles" in caught.value.hint
+
+
+@pytest.mark.parametrize("status", [Status.ABORTED, Status.INTERRUPTED])
+def test_an_aborted_or_interrupted_run_is_recorded(tmp_path: Path, status: Status) -> None:
+    # schema version 1 refused these outcomes (a CHECK constraint): such runs were never indexed
+    sealed_run(tmp_path, "pp-1", verdicts=[verdict("guard", status, "stopped")])
+    assert index_bundles(tmp_path).indexed == ["pp-1"]
+    with History(tmp_path / "history.sqlite") as history:
+        (run,) = history.runs()
+    assert [(v.policy, v.outcome) for v in run.verdicts] == [("guard", status.value)]
+
+
+V1_VERDICTS = """CREATE TABLE verdicts (
+  run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  policy TEXT NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('passed', 'failed', 'broken')),
+  summary TEXT NOT NULL,
+  PRIMARY KEY (run_id, position)
+)"""
+
+
+def test_a_version_1_history_is_migrated_keeping_its_runs(tmp_path: Path) -> None:
+    sealed_run(tmp_path, "pp-1", verdicts=[verdict("pauses", Status.FAILED, "late")])
+    index_bundles(tmp_path)
+    before = rows(tmp_path)
+    db = sqlite3.connect(tmp_path / "history.sqlite")  # make it what version 1 wrote
+    db.execute("ALTER TABLE verdicts RENAME TO v")
+    db.execute(V1_VERDICTS)
+    db.execute("INSERT INTO verdicts SELECT * FROM v")
+    db.execute("DROP TABLE v")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    sealed_run(tmp_path, "pp-2", verdicts=[verdict("guard", Status.ABORTED, "guard tripped")])
+    assert index_bundles(tmp_path).indexed == ["pp-2"]
+    after = rows(tmp_path)
+    assert set(before) <= set(after)
+    assert ("pp-2", 0, "guard", "aborted", "guard tripped") in after
+    db = sqlite3.connect(tmp_path / "history.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
