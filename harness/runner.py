@@ -48,6 +48,7 @@ from harness.observe.probes import Sampler, sample
 from harness.observe.workload import WorkloadRunner
 from harness.observe.world import CounterSampler, read_final_state
 from harness.policies import Status, Verdict, judge
+from harness.policies.base import INTERRUPTED_PHASE
 from harness.prepare import Prepared, check_time_scale, scale_warnings
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
@@ -60,8 +61,6 @@ from harness.targets.process import ProcessTarget
 from harness.timeline import FaultEntry, GuardEntry, PhaseEntry, Timeline, TrafficEntry
 
 log = logging.getLogger(__name__)
-INTERRUPTED_PHASE = "interrupted"
-"""The phase entry that marks when a person or a signal stopped the run."""
 
 KEPT: list[object] = []
 """What --keep-env leaves running, referenced for the session so it is not collected (and

@@ -33,6 +33,10 @@ class Status(StrEnum):
     """A person or a signal (SIGINT, SIGTERM) stopped the run; every fault was healed."""
 
 
+INTERRUPTED_PHASE = "interrupted"
+"""The phase entry that marks when a person or a signal stopped the run."""
+
+
 class Verdict(BaseModel):
     """What a policy concluded, in one line, with the entries that prove it."""
 

@@ -20,7 +20,14 @@ from pydantic import TypeAdapter
 from harness.errors import HarnessError
 from harness.policies import Verdict
 from harness.report import kpi
-from harness.report.bundle import ENVIRONMENT, MANIFEST, BundleError, Environment, read_manifest
+from harness.report.bundle import (
+    ENVIRONMENT,
+    MANIFEST,
+    BundleError,
+    Environment,
+    read_manifest,
+    verify_bundle,
+)
 from harness.timeline import Timeline
 
 SCHEMA_VERSION = 2
@@ -357,6 +364,7 @@ def index_bundles(reports_dir: Path, *, again: bool = False) -> IndexResult:
                 if bundle.name in known and _sealed_at(bundle) == known[bundle.name]:
                     result.unchanged.append(bundle.name)
                     continue
+                _check(bundle)
                 run = read_bundle(bundle, reports_dir)
             except BundleError as exc:
                 result.problems.append(exc)
@@ -364,6 +372,18 @@ def index_bundles(reports_dir: Path, *, again: bool = False) -> IndexResult:
             history.add(run)
             result.indexed.append(run.run_id)
     return result
+
+
+def _check(bundle: Path) -> None:
+    """Refuse a bundle changed since it was sealed (re-judging is ``--verify``'s: it is slow)."""
+    problems = verify_bundle(bundle)
+    if problems:
+        raise BundleError(
+            what="not indexed: it fails verification",
+            where=str(bundle),
+            actual="; ".join(f"{p.file}: {p.what}" for p in problems),
+            hint="see `harness report --verify`",
+        )
 
 
 def _sealed_at(bundle: Path) -> str:

@@ -5,11 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from harness.policies import Status, Verdict
+from harness.policies import Status, Verdict, judge
 from harness.report.bundle import environment, seal_bundle
+from harness.scenario import load_scenario
 from harness.timeline import FaultEntry, PhaseEntry, ProbeEntry, Timeline
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SCENARIO = """name: x
+steady_state:
+  - name: api
+    http: {url: "http://127.0.0.1:1/health", status: 200}
+faults:
+  - {type: partition, edge: a -> b, at: 0s, duration: 20s}
+expectations:
+  - policy: steady_state
+    within: 1m
+"""
+"""The scenario of every hand-made run. The default run's verdicts are judged from its timeline,
+so ``harness report --verify`` (which judges every bundle again) finds it intact."""
 
 
 def run_timeline(
@@ -44,9 +57,15 @@ def write_run(
     """A run directory as the runner leaves it: scenario, timeline, verdicts, logs, state."""
     run_dir = reports / "runs" / run_id
     (run_dir / "logs").mkdir(parents=True)
-    (run_dir / "scenario.yaml").write_text("name: x\n", encoding="utf-8")
-    (run_timeline() if timeline is None else timeline).write(run_dir / "timeline.json")
-    chosen = [verdict("steady_state")] if verdicts is None else verdicts
+    (run_dir / "scenario.yaml").write_text(SCENARIO, encoding="utf-8")
+    chosen_timeline = run_timeline() if timeline is None else timeline
+    chosen_timeline.write(run_dir / "timeline.json")
+    if verdicts is not None:
+        chosen = verdicts
+    elif timeline is None:  # the default run: its verdict is what its timeline gives (passed)
+        chosen = judge(load_scenario(run_dir / "scenario.yaml").expectations, chosen_timeline)
+    else:  # a timeline chosen for its KPIs: the verdict is not what the test looks at
+        chosen = [verdict("steady_state")]
     text = "[" + ",\n".join(v.model_dump_json() for v in chosen) + "]"
     (run_dir / "verdicts.json").write_text(text, encoding="utf-8")
     (run_dir / "logs" / "api.log").write_text("api started\n", encoding="utf-8")

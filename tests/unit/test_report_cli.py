@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_a_bundle_that_cannot_be_read_fails_the_command_but_not_the_page(tmp_pat
     (bad / "verdicts.json").write_text("[{")
     code, out = report("--reports", str(tmp_path))
     assert code == 1
-    assert f"{bad}: the bundle cannot be read into the history" in out
+    assert f"{bad}: not indexed: it fails verification" in out  # changed since it was sealed
     assert (tmp_path / "council" / "index.html").is_file()
 
 
@@ -99,3 +100,39 @@ def test_a_reports_dir_that_cannot_hold_a_history_is_a_clear_error(tmp_path: Pat
         f"{tmp_path / 'file' / 'reports' / 'history.sqlite'}: the run history cannot be opened"
         in out
     )
+
+
+def _forge(run_dir: Path, status: str) -> None:
+    """Edit verdicts.json and rewrite the manifest's hash and size, as a forger would."""
+    verdicts = json.loads((run_dir / "verdicts.json").read_text())
+    verdicts[0]["status"] = status
+    (run_dir / "verdicts.json").write_text(json.dumps(verdicts))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    data = (run_dir / "verdicts.json").read_bytes()
+    for entry in manifest["files"]:
+        if entry["path"] == "verdicts.json":
+            entry["sha256"], entry["size"] = hashlib.sha256(data).hexdigest(), len(data)
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_verify_names_a_forged_verdict_behind_a_rewritten_manifest(tmp_path: Path) -> None:
+    sealed_run(tmp_path, "a-1")
+    forged = sealed_run(tmp_path, "a-2")
+    _forge(forged, "failed")
+    code, out = report("--reports", str(tmp_path), "--verify")
+    assert code == 1, out
+    lines = out.strip().splitlines()
+    assert lines[0].startswith(f"{forged / 'verdicts.json'}: steady_state says failed ("), out
+    assert "its timeline judges steady_state passed (" in lines[0], out
+    assert lines[-1] == "2 bundles checked: 1 intact, 1 with problems"
+
+
+def test_verify_names_a_forged_abort(tmp_path: Path) -> None:
+    forged = sealed_run(tmp_path, "a-1")
+    verdicts = json.loads((forged / "verdicts.json").read_text())
+    verdicts[0].update(policy="guard")
+    (forged / "verdicts.json").write_text(json.dumps(verdicts))
+    _forge(forged, "aborted")
+    code, out = report("--reports", str(tmp_path), "--verify")
+    assert code == 1, out
+    assert "says the run was aborted, but its timeline shows no guard entry" in out

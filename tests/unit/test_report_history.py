@@ -94,7 +94,8 @@ def test_an_unreadable_bundle_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     result = index_bundles(tmp_path)
     assert result.indexed == ["a-1"]
     assert [p.where for p in result.problems] == [str(bad)]
-    assert "cannot be read" in result.problems[0].what
+    assert "fails verification" in result.problems[0].what
+    assert "timeline.json: changed" in result.problems[0].actual
 
 
 def test_runs_keeps_each_scenarios_latest_and_orders_them_oldest_first(tmp_path: Path) -> None:
