@@ -45,6 +45,7 @@ from harness.observe.collector import Collector
 from harness.observe.guards import GuardMonitor
 from harness.observe.load import LoadRunner
 from harness.observe.probes import Sampler, sample
+from harness.observe.senders import SinkUrls
 from harness.observe.workload import WorkloadRunner
 from harness.observe.world import CounterSampler, read_final_state
 from harness.policies import Status, Verdict, judge
@@ -54,7 +55,7 @@ from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
 from harness.signals import Terminated, interruptible, shielded
 from harness.state import StateFile, is_alive
-from harness.targets.base import Target, TargetContext
+from harness.targets.base import Target, TargetContext, hook_sender
 from harness.targets.bridge import host_gateway
 from harness.targets.compose import ComposeTarget, docker_client
 from harness.targets.process import ProcessTarget
@@ -321,7 +322,10 @@ class _Execution:
             client, sink_host = None, host_gateway(engine)
         else:
             client, sink_host = self._toxiproxy(), "127.0.0.1"
-        collector = self.stack.enter_context(Collector(self.timeline, host=sink_host))
+        senders = self._senders()
+        collector = self.stack.enter_context(
+            Collector(self.timeline, host=sink_host, senders=senders)
+        )
         http = self._http_edges(sink_host)  # stopped after the services: their last requests count
         context = TargetContext(
             system=self.prepared.system,
@@ -329,7 +333,8 @@ class _Execution:
             toxiproxy=client,
             run_id=self.run_id,
             logs_dir=self.run_dir / "logs",
-            env=self._sut_env(collector),
+            env=self._sut_env(),
+            sinks={name: self._sink_env(collector.urls(name)) for name in senders},
             on_line=collector.ingest_line,
             state=self.state,
             http=http,
@@ -410,10 +415,18 @@ class _Execution:
             self.stack.callback(http.close)
         return http
 
-    def _sut_env(self, collector: Collector) -> dict[str, str]:
+    def _senders(self) -> list[str]:
+        """Who gets sink URLs of its own: every service, and every hook's command."""
+        system = self.prepared.system
+        return [*system.services, *(hook_sender(hook) for hook in system.hooks)]
+
+    @staticmethod
+    def _sink_env(urls: SinkUrls) -> dict[str, str]:
+        """One sender's sink URLs as variables; each carries the sender's own token."""
+        return {"HARNESS_EVENTS_URL": urls.events, "HARNESS_ESCALATION_URL": urls.escalations}
+
+    def _sut_env(self) -> dict[str, str]:
         env = {
-            "HARNESS_EVENTS_URL": collector.events_url,
-            "HARNESS_ESCALATION_URL": collector.escalation_url,
             "HARNESS_TIME_SCALE": repr(self.timeline.time_scale),
             "HARNESS_RUN_ID": self.run_id,
         }

@@ -25,6 +25,14 @@ _QUERY_PASSWORD = re.compile(
 )
 
 
+_SINK_TOKEN = re.compile(r"/t/[^/?#\s]+/")
+
+
+def mask_sink_tokens(text: str) -> str:
+    """``text`` with the run's sink tokens in URLs replaced (``/t/<token>/events``)."""
+    return _SINK_TOKEN.sub(f"/t/{REDACTED}/", text)
+
+
 def mask_url_passwords(text: str) -> str:
     """``text`` with the passwords of URLs in it replaced (``redis://:pw@h`` -> ``:<redacted>@``).
 

@@ -60,6 +60,11 @@ class EventEntry(_Entry):
     correlation_id: str | None = None
     sut_ts: str | None = Field(default=None, description="the SUT's own timestamp, as sent")
     source: Literal["http", "stdout"] = "stdout"
+    sender: str = Field(
+        default="",
+        description="the declared service (or hook:<name>) whose sink token or stdout carried "
+        "it; '' when not known (a timeline from before sink tokens)",
+    )
     attributes: dict[str, JsonScalar] = Field(default_factory=dict)
 
 
@@ -70,8 +75,24 @@ class EscalationEntry(_Entry):
     summary: str
     severity: str | None = None
     runbook_url: str | None = None
-    service: str = ""
+    service: str = Field(default="", description="the service it is about, as the body says")
     source_format: Literal["generic", "alertmanager"] = "generic"
+    sender: str = Field(
+        default="", description="the declared service whose sink token carried it; '' unknown"
+    )
+
+
+class RejectedPostEntry(_Entry):
+    """A POST to a sink without a valid token, refused (401): never an event, never judged.
+
+    The harness gave each declared service its own URL; a post without one came from a process
+    that was not given it (or a stale token), so it is evidence of a forgery, not of the system.
+    """
+
+    kind: Literal["rejected_post"] = "rejected_post"
+    path: str = Field(description="the request's path, any token in it masked as ***")
+    reason: str
+    peer: str = Field(default="", description="the client's address, host:port")
 
 
 class ProbeEntry(_Entry):
@@ -231,7 +252,8 @@ Entry = Annotated[
     | LoadEntry
     | StateEntry
     | CounterEntry
-    | HttpEntry,
+    | HttpEntry
+    | RejectedPostEntry,
     Field(discriminator="kind"),
 ]
 _ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
@@ -251,6 +273,7 @@ E = TypeVar(
     StateEntry,
     CounterEntry,
     HttpEntry,
+    RejectedPostEntry,
 )
 
 

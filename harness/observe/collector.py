@@ -1,11 +1,13 @@
 """The event collector: automation events and escalations, by HTTP or as JSON lines on stdout.
 
 The system under test reports each automation action as a JSON object (see the contract in
-docs/architecture.md). It may POST them to ``/events`` (one object or an array) or print them as
-JSON lines on stdout; both land on the timeline the same way. Escalations are POSTed to
-``/escalations`` as a generic JSON body or in Alertmanager's webhook format. Bodies that are too
-large or malformed, chunked, cut short or too slow to arrive are refused with a 4xx and counted,
-and the sink keeps serving.
+docs/architecture.md). It may POST them to its events URL (one object or an array) or print them
+as JSON lines on stdout; both land on the timeline the same way. Escalations are POSTed to its
+escalation URL as a generic JSON body or in Alertmanager's webhook format. Each sender's URLs
+carry its own secret token (``senders.py``): a POST without a valid one is refused with 401 and
+recorded as a ``RejectedPostEntry``, never as an event. Bodies that are too large or malformed,
+chunked, cut short or too slow to arrive are refused with a 4xx and counted, and the sink keeps
+serving.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 from harness.contract import EventFields
-from harness.timeline import EscalationEntry, EventEntry, JsonScalar, Timeline
+from harness.observe.senders import CLAIMED, Senders, SinkUrls, mask_path
+from harness.timeline import (
+    EscalationEntry,
+    EventEntry,
+    JsonScalar,
+    RejectedPostEntry,
+    Timeline,
+)
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
@@ -33,6 +42,8 @@ _KNOWN = _EVENT_FIELDS | {"duration_ms", "correlation_id"}
 FLATTEN_DEPTH = 4
 """Nested objects in an event become dotted attributes (``job.id``) down to this depth."""
 DEFAULT_FIELDS = EventFields()
+MAX_REJECTED_ENTRIES = 100
+"""Posts without a valid token recorded one by one; past this they are only counted."""
 
 
 class RejectedPayload(ValueError):
@@ -151,9 +162,21 @@ class _SinkServer(ThreadingHTTPServer):
 class Collector:
     """HTTP sinks for events and escalations on loopback, feeding one timeline."""
 
-    def __init__(self, timeline: Timeline, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        timeline: Timeline,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        senders: Iterable[str] = (),
+    ) -> None:
         self.timeline = timeline
         self.rejected = 0
+        """Requests refused for any reason (4xx), tokenless ones included."""
+        self.unauthorised = 0
+        """Requests refused for want of a valid token (401)."""
+        self.senders = Senders(senders)
+        self._lock = threading.Lock()
         self._server = _SinkServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False  # a stalled client must not hold up the cleanup
@@ -167,15 +190,13 @@ class Collector:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    @property
-    def events_url(self) -> str:
-        """Where the SUT POSTs automation events (HARNESS_EVENTS_URL)."""
-        return f"{self.base_url}/events"
+    def urls(self, sender: str) -> SinkUrls:
+        """Where ``sender`` POSTs events and escalations (HARNESS_EVENTS_URL, ..._ESCALATION_URL).
 
-    @property
-    def escalation_url(self) -> str:
-        """Where the SUT POSTs escalations (HARNESS_ESCALATION_URL)."""
-        return f"{self.base_url}/escalations"
+        A sender not named when the collector was made gets its token now.
+        """
+        self.senders.add(sender)
+        return self.senders.urls(self.base_url, sender)
 
     def __enter__(self) -> Collector:
         self._thread.start()
@@ -206,11 +227,35 @@ class Collector:
             )
         except (ValueError, RecursionError):  # RejectedPayload is a ValueError
             return False
-        self.timeline.append(entry)
+        self.timeline.append(self._sent_by(entry, service))
         return True
 
-    def ingest_body(self, path: str, body: bytes) -> int:
-        """Record a POSTed body; return how many entries it held. Raise RejectedPayload."""
+    def _sent_by(self, entry: EventEntry, sender: str) -> EventEntry:
+        """``entry`` as ``sender``'s: a claim to be another sender is kept, but not believed."""
+        service = self.senders.attribute(entry.service, sender)
+        attributes = entry.attributes
+        if entry.service and service != entry.service:
+            attributes = {**attributes, CLAIMED: entry.service}
+        return entry.model_copy(
+            update={"service": service, "sender": sender, "attributes": attributes}
+        )
+
+    def refuse_unauthorised(self, path: str, peer: str) -> None:
+        """Count a post without a valid token and record it (the first ``MAX_REJECTED_ENTRIES``)."""
+        with self._lock:
+            self.unauthorised += 1
+            if self.unauthorised > MAX_REJECTED_ENTRIES:
+                return
+        reason = "no sink token" if not path.startswith("/t/") else "unknown sink token"
+        self.timeline.append(
+            RejectedPostEntry(t=self.timeline.now(), path=mask_path(path), reason=reason, peer=peer)
+        )
+
+    def ingest_body(self, path: str, body: bytes, sender: str = "") -> int:
+        """Record a body ``sender`` POSTed to ``path`` (``/events``); return its entry count.
+
+        Raise RejectedPayload for a body that is no event or escalation.
+        """
         try:
             obj = json.loads(body)
         except ValueError as exc:
@@ -220,12 +265,13 @@ class Collector:
         t = self.timeline.now()
         if path == "/events":
             items = obj if isinstance(obj, list) else [obj]
+            fields = self.timeline.contract.event_fields
             entries: list[EventEntry | EscalationEntry] = [
-                parse_event(item, t=t, source="http", fields=self.timeline.contract.event_fields)
+                self._sent_by(parse_event(item, t=t, source="http", fields=fields), sender)
                 for item in items
             ]
         elif path == "/escalations":
-            entries = list(parse_escalations(obj, t=t))
+            entries = [e.model_copy(update={"sender": sender}) for e in parse_escalations(obj, t=t)]
         else:
             raise LookupError(path)
         for entry in entries:
@@ -238,6 +284,12 @@ def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
         timeout = STALL_TIMEOUT
 
         def do_POST(self) -> None:
+            route = collector.senders.route(self.path)
+            if route is None:  # before anything is read: the body of a forgery is not wanted
+                host, port = self.client_address[:2]
+                collector.refuse_unauthorised(self.path, f"{host}:{port}")
+                self._refuse(HTTPStatus.UNAUTHORIZED, "no valid sink token: POST to your URL")
+                return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
@@ -260,9 +312,9 @@ def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
                 self._refuse(HTTPStatus.BAD_REQUEST, f"body of {len(body)} of {length} bytes")
                 return
             try:
-                count = collector.ingest_body(self.path.split("?")[0], body)
+                count = collector.ingest_body(route.sink, body, route.sender)
             except LookupError:
-                self._answer(HTTPStatus.NOT_FOUND, {"error": "POST /events or /escalations"})
+                self._answer(HTTPStatus.NOT_FOUND, {"error": "POST .../events or .../escalations"})
             except RejectedPayload as exc:
                 collector.rejected += 1
                 self._answer(HTTPStatus.BAD_REQUEST, {"error": str(exc)})

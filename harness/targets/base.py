@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +16,11 @@ from harness.system import Hook, SystemSpec
 
 LineSink = Callable[[str, str], bool]
 """Receives (service, stdout line); returns True if the line was an event."""
+
+
+def hook_sender(hook: str) -> str:
+    """The name a hook's command speaks under (its stdout, its sink token): ``hook:<name>``."""
+    return f"hook:{hook}"
 
 
 class HttpProxies(Protocol):
@@ -53,6 +58,11 @@ class TargetContext:
     state: StateFile
     http: HttpProxies | None = None
     """The HTTP-aware edges' proxies; None when the system declares none."""
+    sinks: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per service (and ``hook_sender(hook)``): the sink URLs, with its own token, as variables.
+
+    Added to ``env`` for that service only, so no service holds another's token.
+    """
 
 
 class Target(ServiceControl, Protocol):
@@ -117,7 +127,7 @@ def run_hook_command(
             what=f"the {hook} hook did not run: {exc}", actual=" ".join(command)
         ) from exc
     for line in done.stdout.splitlines():
-        ctx.on_line(f"hook:{hook}", line)
+        ctx.on_line(hook_sender(hook), line)
     if done.returncode != 0:
         raise TargetError(
             what=f"the {hook} hook failed with code {done.returncode}",

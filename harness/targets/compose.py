@@ -35,9 +35,9 @@ import httpx
 
 from harness.errors import ConfigError, TargetError
 from harness.faults.toxiproxy import ToxiproxyClient
-from harness.secrets import REDACTED, is_secret
+from harness.secrets import REDACTED, is_secret, mask_sink_tokens
 from harness.system import PLACEHOLDER, HealthCheck
-from harness.targets.base import TargetContext, hook_spec, run_hook_command
+from harness.targets.base import TargetContext, hook_sender, hook_spec, run_hook_command
 
 if TYPE_CHECKING:
     import docker
@@ -301,7 +301,8 @@ class ComposeTarget:
         env = dict(os.environ)
         env.update(self._ctx.env)
         env.update({k: self._expand_host(v, values) for k, v in spec.env.items()})
-        env["HARNESS_SERVICE"] = f"hook:{hook}"
+        env.update(self._ctx.sinks.get(hook_sender(hook), {}))
+        env["HARNESS_SERVICE"] = hook_sender(hook)
         env["PYTHONPATH"] = str(self._ctx.system_dir)
         return run_hook_command(self._ctx, hook, command, env, spec.timeout)
 
@@ -364,6 +365,7 @@ class ComposeTarget:
             port = self._spec.ports[name]
             env = {k: self._sink_url(v) for k, v in self._ctx.env.items()}
             env.update({k: self._expand_net(v, port) for k, v in service.env.items()})
+            env.update({k: self._sink_url(v) for k, v in self._ctx.sinks.get(name, {}).items()})
             env["HARNESS_SERVICE"] = name
             env["PYTHONUNBUFFERED"] = "1"
             services[name] = {
@@ -580,13 +582,12 @@ class ComposeTarget:
 
 
 def _redacted(doc: dict[str, Any]) -> dict[str, Any]:
-    """The override as evidence: every environment value under a secret-looking key hidden."""
+    """The override as evidence: every value under a secret-looking key, and sink tokens, hidden."""
     copy = json.loads(json.dumps(doc))
     for service in copy.get("services", {}).values():
         env = service.get("environment", {})
         for key in env:
-            if is_secret(key):
-                env[key] = REDACTED
+            env[key] = REDACTED if is_secret(key) else mask_sink_tokens(str(env[key]))
     return dict(copy)
 
 

@@ -25,7 +25,7 @@ import httpx
 from harness.errors import TargetError
 from harness.faults.toxiproxy import ToxiproxyClient
 from harness.system import PLACEHOLDER, HealthCheck, Service
-from harness.targets.base import TargetContext, hook_spec, run_hook_command
+from harness.targets.base import TargetContext, hook_sender, hook_spec, run_hook_command
 
 STOP_GRACE = 5.0
 _POLL = 0.05
@@ -159,7 +159,7 @@ class ProcessTarget:
         """Run a hook of the system (e.g. deploy); its JSON lines become events. Return stdout."""
         spec = hook_spec(self._ctx, hook)
         command = [self._expand(arg, None, values) for arg in spec.command]
-        env = self._environment(f"hook:{hook}", spec.env, None, values)
+        env = self._environment(hook_sender(hook), spec.env, None, values)
         return run_hook_command(self._ctx, hook, command, env, spec.timeout)
 
     # --- internals ------------------------------------------------------------------------
@@ -210,6 +210,7 @@ class ProcessTarget:
         env = dict(os.environ)
         env.update(self._ctx.env)
         env.update({k: self._expand(v, port, values) for k, v in own.items()})
+        env.update(self._ctx.sinks.get(name, {}))  # last: its own token, whatever env says
         env["HARNESS_SERVICE"] = name
         env["PYTHONUNBUFFERED"] = "1"
         path = [str(self._ctx.system_dir)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])

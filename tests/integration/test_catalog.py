@@ -29,6 +29,7 @@ from harness.faults.toxiproxy import ToxiproxyClient
 from harness.policies import Status, Verdict
 from harness.prepare import prepare
 from harness.runner import Runner, RunOptions
+from harness.timeline import RejectedPostEntry, Timeline
 
 pytestmark = pytest.mark.integration
 
@@ -123,13 +124,23 @@ def run(
         toxiproxy_url=toxiproxy.url if toxiproxy else None,
         reports_dir=tmp,
     )
-    result = Runner(options).run(prepare(ROOT / "scenarios" / f"{scenario}.yaml", None))
+    prepared = prepare(ROOT / "scenarios" / f"{scenario}.yaml", None)
+    result = Runner(options).run(prepared)
+    check_senders(result.timeline, set(prepared.system.services))
     if target != "process":  # the compose it was meant to run on, and no other
         assert used, "the compose target never picked a compose command"
         assert all((c[-1] == "compose") == (target == "compose-v2") for c in used), used
     if toxiproxy is not None:
         assert [p for p in toxiproxy.proxies() if p.startswith(result.run_id)] == []
     return result.verdicts
+
+
+def check_senders(timeline: Timeline, services: set[str]) -> None:
+    """Every post came through a token of the run's services; none was refused."""
+    assert timeline.of(RejectedPostEntry) == ()
+    posted = [e for e in timeline.events() if e.source == "http"]
+    assert {e.sender for e in posted} <= services, {e.sender for e in posted}
+    assert all(e.service == e.sender for e in posted if e.service in services)
 
 
 def force_compose(request: pytest.FixtureRequest, version: str) -> list[list[str]]:

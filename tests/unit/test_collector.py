@@ -86,10 +86,19 @@ def raw_post(collector: Collector, head: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def test_urls_are_on_loopback(collector: Collector) -> None:
+def path_of(url: str) -> bytes:
+    return urlsplit(url).path.encode()
+
+
+def test_urls_are_on_loopback_and_carry_each_senders_own_token(collector: Collector) -> None:
+    worker, controller = collector.urls("worker"), collector.urls("controller")
+
     assert collector.base_url.startswith("http://127.0.0.1:")
-    assert collector.events_url == f"{collector.base_url}/events"
-    assert collector.escalation_url == f"{collector.base_url}/escalations"
+    token = worker.events.removeprefix(f"{collector.base_url}/t/").removesuffix("/events")
+    assert len(token) >= 32
+    assert worker.escalations == f"{collector.base_url}/t/{token}/escalations"
+    assert controller.events != worker.events
+    assert collector.urls("worker") == worker  # one token per sender for the whole run
 
 
 def test_post_one_event(
@@ -97,7 +106,7 @@ def test_post_one_event(
 ) -> None:
     clock.advance(7.5)
 
-    response = client.post(collector.events_url, json=EVENT)
+    response = client.post(collector.urls("worker").events, json=EVENT)
 
     assert response.status_code == 202
     assert response.json() == {"accepted": 1}
@@ -113,6 +122,7 @@ def test_post_one_event(
         correlation_id="c-1",
         sut_ts="2026-01-01T00:00:00Z",
         source="http",
+        sender="worker",
         attributes={
             "attempt": 3,
             "dry_run": False,
@@ -130,7 +140,7 @@ def test_post_an_array_of_events(
 ) -> None:
     events = [{"action": "order.completed", "order": "o-1"}, {"action": "workflow.resume"}]
 
-    response = client.post(collector.events_url, json=events)
+    response = client.post(collector.urls("worker").events, json=events)
 
     assert response.status_code == 202
     assert response.json() == {"accepted": 2}
@@ -138,20 +148,20 @@ def test_post_an_array_of_events(
         ("order.completed", "http", {"order": "o-1"}),
         ("workflow.resume", "http", {}),
     ]
-    assert timeline.events()[1].service == ""
+    assert {(e.service, e.sender) for e in timeline.events()} == {("worker", "worker")}
 
 
 def test_event_without_action_is_rejected_and_the_sink_keeps_serving(
     collector: Collector, client: httpx.Client, timeline: Timeline
 ) -> None:
-    refused = client.post(collector.events_url, json={"service": "worker"})
+    refused = client.post(collector.urls("worker").events, json={"service": "worker"})
 
     assert refused.status_code == 400
     assert "action" in refused.json()["error"]
     assert collector.rejected == 1
     assert len(timeline) == 0
 
-    accepted = client.post(collector.events_url, json={"action": "workflow.pause"})
+    accepted = client.post(collector.urls("worker").events, json={"action": "workflow.pause"})
     assert accepted.status_code == 202
     assert [e.action for e in timeline.events()] == ["workflow.pause"]
     assert collector.rejected == 1
@@ -160,7 +170,9 @@ def test_event_without_action_is_rejected_and_the_sink_keeps_serving(
 def test_one_bad_event_in_an_array_rejects_the_whole_body(
     collector: Collector, client: httpx.Client, timeline: Timeline
 ) -> None:
-    response = client.post(collector.events_url, json=[{"action": "ok"}, {"action": ""}, 3])
+    response = client.post(
+        collector.urls("worker").events, json=[{"action": "ok"}, {"action": ""}, 3]
+    )
 
     assert response.status_code == 400
     assert len(timeline) == 0
@@ -172,7 +184,7 @@ def test_non_json_is_rejected(
     collector: Collector, client: httpx.Client, timeline: Timeline, body: bytes
 ) -> None:
     response = client.post(
-        collector.events_url, content=body, headers={"Content-Type": "application/json"}
+        collector.urls("worker").events, content=body, headers={"Content-Type": "application/json"}
     )
 
     assert response.status_code == 400
@@ -182,7 +194,7 @@ def test_non_json_is_rejected(
 
 
 def test_a_json_scalar_is_not_an_event(collector: Collector, client: httpx.Client) -> None:
-    response = client.post(collector.events_url, json="workflow.pause")
+    response = client.post(collector.urls("worker").events, json="workflow.pause")
 
     assert response.status_code == 400
     assert response.json() == {"error": "an event must be a JSON object, got str"}
@@ -193,7 +205,10 @@ def test_oversized_body_is_refused_without_reading_it(
 ) -> None:
     answer = raw_post(
         collector,
-        b"POST /events HTTP/1.1\r\nHost: sink\r\nContent-Type: application/json\r\n"
+        b"POST "
+        + path_of(collector.urls("worker").events)
+        + b" HTTP/1.1\r\nHost: sink\r\n"
+        + b"Content-Type: application/json\r\n"
         + f"Content-Length: {MAX_BODY + 1}\r\n\r\n".encode(),
     )
 
@@ -201,7 +216,7 @@ def test_oversized_body_is_refused_without_reading_it(
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"error": "body too large"}
     assert collector.rejected == 1
     assert len(timeline) == 0
-    assert client.post(collector.events_url, json={"action": "a"}).status_code == 202
+    assert client.post(collector.urls("worker").events, json={"action": "a"}).status_code == 202
 
 
 def test_body_of_exactly_max_size_is_read(collector: Collector, client: httpx.Client) -> None:
@@ -209,7 +224,7 @@ def test_body_of_exactly_max_size_is_read(collector: Collector, client: httpx.Cl
     body = body[:-2] + b" " * (MAX_BODY - len(body)) + body[-2:]
     assert len(body) == MAX_BODY
 
-    response = client.post(collector.events_url, content=body)
+    response = client.post(collector.urls("worker").events, content=body)
 
     assert response.status_code == 202
 
@@ -219,18 +234,25 @@ def test_a_bad_content_length_is_refused(
     collector: Collector, client: httpx.Client, length: bytes
 ) -> None:
     answer = raw_post(
-        collector, b"POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: " + length + b"\r\n\r\n"
+        collector,
+        b"POST "
+        + path_of(collector.urls("worker").events)
+        + b" HTTP/1.1\r\nHost: sink\r\n"
+        + b"Content-Length: "
+        + length
+        + b"\r\n\r\n",
     )
 
     assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"400"
     assert collector.rejected == 1
-    assert client.post(collector.events_url, json={"action": "a"}).status_code == 202
+    assert client.post(collector.urls("worker").events, json={"action": "a"}).status_code == 202
 
 
 def test_unknown_path_is_404(
     collector: Collector, client: httpx.Client, timeline: Timeline
 ) -> None:
-    response = client.post(f"{collector.base_url}/event", json={"action": "a"})
+    events = collector.urls("worker").events
+    response = client.post(events.removesuffix("/events") + "/event", json={"action": "a"})
 
     assert response.status_code == 404
     assert len(timeline) == 0
@@ -239,7 +261,7 @@ def test_unknown_path_is_404(
 def test_query_string_is_ignored(
     collector: Collector, client: httpx.Client, timeline: Timeline
 ) -> None:
-    response = client.post(f"{collector.events_url}?from=worker", json={"action": "a"})
+    response = client.post(f"{collector.urls('worker').events}?from=worker", json={"action": "a"})
 
     assert response.status_code == 202
     assert len(timeline) == 1
@@ -262,7 +284,7 @@ def test_generic_escalation(
         "service": "worker",
     }
 
-    response = client.post(collector.escalation_url, json=body)
+    response = client.post(collector.urls("worker").escalations, json=body)
 
     assert response.status_code == 202
     assert timeline.of(EscalationEntry) == (
@@ -273,6 +295,7 @@ def test_generic_escalation(
             runbook_url="https://runbooks/payments",
             service="worker",
             source_format="generic",
+            sender="worker",
         ),
     )
 
@@ -280,7 +303,7 @@ def test_generic_escalation(
 def test_generic_escalation_needs_a_summary(
     collector: Collector, client: httpx.Client, timeline: Timeline
 ) -> None:
-    response = client.post(collector.escalation_url, json={"severity": "page"})
+    response = client.post(collector.urls("worker").escalations, json={"severity": "page"})
 
     assert response.status_code == 400
     assert response.json() == {"error": "an escalation needs a 'summary'"}
@@ -309,7 +332,7 @@ def test_alertmanager_webhook(
         ],
     }
 
-    response = client.post(collector.escalation_url, json=body)
+    response = client.post(collector.urls("worker").escalations, json=body)
 
     assert response.status_code == 202
     assert response.json() == {"accepted": 3}
@@ -319,8 +342,9 @@ def test_alertmanager_webhook(
         summary="payments unreachable from worker",
         severity="critical",
         runbook_url="https://runbooks/payments-down",
-        service="api",
+        service="api",  # what the alert is about, as its labels say; not who sent it
         source_format="alertmanager",
+        sender="worker",
     )
     assert (second.summary, second.severity, second.runbook_url, second.service) == (
         "QueueBacklog",
@@ -332,7 +356,7 @@ def test_alertmanager_webhook(
 
 
 def test_escalation_must_be_an_object(collector: Collector, client: httpx.Client) -> None:
-    response = client.post(collector.escalation_url, json=[{"summary": "x"}])
+    response = client.post(collector.urls("worker").escalations, json=[{"summary": "x"}])
 
     assert response.status_code == 400
     assert collector.rejected == 1
@@ -355,6 +379,7 @@ def test_ingest_line_records_a_json_event_from_stdout(
             service="worker",
             trigger="p99 > 1s",
             source="stdout",
+            sender="worker",
             attributes={"order": 5},
         ),
     )
@@ -390,7 +415,7 @@ def test_close_is_idempotent(timeline: Timeline) -> None:
     sink = Collector(timeline)
     sink.close()  # never started
     with Collector(timeline) as running:
-        url = running.events_url
+        url = running.urls("worker").events
     running.close()
 
     with httpx.Client(timeout=2.0) as http, pytest.raises(httpx.TransportError):
@@ -403,7 +428,7 @@ def test_deeply_nested_json_is_refused_and_the_connection_answered(
 ) -> None:
     body = b'{"action": "a", "trigger": ' + b"[" * depth + b"]" * depth + b"}"
 
-    response = client.post(collector.events_url, content=body)
+    response = client.post(collector.urls("worker").events, content=body)
 
     assert response.status_code == 400
     assert response.json() == {"error": "JSON nested too deeply to read"}
@@ -421,7 +446,9 @@ def test_ingest_line_ignores_deeply_nested_json(idle: Collector, timeline: Timel
 def test_an_alertmanager_alert_that_is_not_an_object_rejects_the_body(
     collector: Collector, client: httpx.Client, timeline: Timeline, alerts: list[Any]
 ) -> None:
-    response = client.post(collector.escalation_url, json={"version": "4", "alerts": alerts})
+    response = client.post(
+        collector.urls("worker").escalations, json={"version": "4", "alerts": alerts}
+    )
 
     assert response.status_code == 400
     assert response.json()["error"].endswith("is not an object")

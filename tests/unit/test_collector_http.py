@@ -74,8 +74,14 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
 
 
-def head(length: int) -> bytes:
-    return f"POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: {length}\r\n\r\n".encode()
+def events_path(sink: Collector) -> str:
+    """The worker's tokened events path (``/t/<token>/events``)."""
+    return urlsplit(sink.urls("worker").events).path
+
+
+def head(length: int, sink: Collector) -> bytes:
+    path = events_path(sink)
+    return f"POST {path} HTTP/1.1\r\nHost: sink\r\nContent-Length: {length}\r\n\r\n".encode()
 
 
 def post_whole(sink: Collector, body: bytes | Iterable[bytes]) -> int:
@@ -84,7 +90,8 @@ def post_whole(sink: Collector, body: bytes | Iterable[bytes]) -> int:
     assert parts.hostname is not None
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        conn.request("POST", "/events", body=body, encode_chunked=not isinstance(body, bytes))
+        path = events_path(sink)
+        conn.request("POST", path, body=body, encode_chunked=not isinstance(body, bytes))
         return conn.getresponse().status
     finally:
         conn.close()
@@ -99,14 +106,14 @@ def test_an_oversized_body_sent_whole_gets_its_413_not_a_reset(
         assert post_whole(sink, b"x" * size) == 413  # was: BrokenPipeError, the answer lost
 
     assert (sink.rejected, len(timeline)) == (3, 0)
-    assert client.post(sink.events_url, json={"action": "after"}).status_code == 202
+    assert client.post(sink.urls("worker").events, json={"action": "after"}).status_code == 202
 
 
 def test_a_body_longer_than_its_content_length_is_cut_there(sink: Collector) -> None:
     timeline = fresh(sink)
     body = b'{"action": "a"}'
 
-    answer = raw_exchange(sink, head(len(body)) + body + b"x" * 10_000)
+    answer = raw_exchange(sink, head(len(body), sink) + body + b"x" * 10_000)
 
     assert status_of(answer) == 202
     assert [e.action for e in timeline.events()] == ["a"]
@@ -115,7 +122,7 @@ def test_a_body_longer_than_its_content_length_is_cut_there(sink: Collector) -> 
 def test_a_body_shorter_than_its_content_length_is_refused(sink: Collector) -> None:
     timeline = fresh(sink)
 
-    answer = raw_exchange(sink, head(1000) + b'{"action": "a"}', half_close=True)
+    answer = raw_exchange(sink, head(1000, sink) + b'{"action": "a"}', half_close=True)
 
     assert status_of(answer) == 400
     assert (sink.rejected, len(timeline)) == (1, 0)
@@ -133,7 +140,7 @@ def test_a_chunked_body_is_refused_with_411(sink: Collector) -> None:
 def test_a_stalled_body_is_answered_408_within_the_bound(quick: Collector) -> None:
     start = time.monotonic()
 
-    answer = raw_exchange(quick, head(100) + b'{"action": ')
+    answer = raw_exchange(quick, head(100, quick) + b'{"action": ')
 
     assert status_of(answer) == 408
     assert time.monotonic() - start < 1.0 + 0.5 + 2  # the stall bound, the linger, and slack
@@ -144,7 +151,7 @@ def test_a_trickling_body_is_cut_off_within_the_bound(quick: Collector) -> None:
     start = time.monotonic()
     answer = b""
     with connect(quick) as sock:
-        sock.sendall(head(1000))
+        sock.sendall(head(1000, quick))
         sock.settimeout(0.3)
         while not answer and time.monotonic() - start < 10:
             try:
@@ -165,9 +172,9 @@ def test_the_sink_serves_others_while_a_client_stalls(
 ) -> None:
     timeline = fresh(sink)
     with connect(sink) as stalled:
-        stalled.sendall(head(100) + b"{")
+        stalled.sendall(head(100, sink) + b"{")
 
-        response = client.post(sink.events_url, json={"action": "meanwhile"})
+        response = client.post(sink.urls("worker").events, json={"action": "meanwhile"})
 
         assert response.status_code == 202
         assert [e.action for e in timeline.events()] == ["meanwhile"]
@@ -178,7 +185,7 @@ def test_a_client_gone_before_its_answer_leaves_no_traceback(
 ) -> None:
     fresh(sink)
     with connect(sink) as sock:
-        sock.sendall(head(100) + b"{")  # and gone: the sink reads a cut body, then answers
+        sock.sendall(head(100, sink) + b"{")  # and gone: the sink reads a cut body, then answers
 
     deadline = time.monotonic() + 5
     while sink.rejected == 0 and time.monotonic() < deadline:

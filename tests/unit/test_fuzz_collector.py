@@ -223,7 +223,9 @@ def test_any_body_is_answered_2xx_or_4xx_and_recorded_as_the_contract_says(
 ) -> None:
     timeline = fresh(sink)
     with hard_limit(30):
-        response = client.post(sink.base_url + path, content=body)
+        response = client.post(
+            sink.urls("worker").events.removesuffix("/events") + path, content=body
+        )
     event(f"{path} {response.status_code}")
 
     allowed = accepted(path, body, on_a_thread=True)
@@ -260,7 +262,7 @@ def test_after_all_of_it_a_valid_event_is_still_recorded(
 ) -> None:
     timeline = fresh(sink)
 
-    response = client.post(sink.events_url, json={"action": "workflow.pause"})
+    response = client.post(sink.urls("worker").events, json={"action": "workflow.pause"})
 
     assert response.status_code == 202
     assert [e.action for e in timeline.events()] == ["workflow.pause"]
