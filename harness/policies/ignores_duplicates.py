@@ -39,7 +39,8 @@ def _keys(timeline: Timeline, window: FaultWindow) -> list[str]:
         return [str(named)]
     requests = timeline.of(RequestEntry)
     start, end = window.start - NEAR, (window.end or window.start) + NEAR
-    near = [r.idempotency_key for r in requests if start <= r.t <= end and r.idempotency_key]
+    window_requests = timeline.of(RequestEntry, start=start, end=end)
+    near = [r.idempotency_key for r in window_requests if r.idempotency_key]
     sent = Counter(r.idempotency_key for r in requests)
     return [key for key in dict.fromkeys(near) if sent[key] > 1]
 
