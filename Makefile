@@ -150,10 +150,10 @@ test: deps postgresql prometheus images compose-v2 chromium allure-cli lint
 	@echo ">> tests"
 	@$(BIN)/pytest
 
-# Every script in benchmarks/, one after the other (results in benchmarks/results/); with
-# BENCH_SMOKE=1 each runs at its smallest size, as the CI smoke test does.
+# Every script in benchmarks/ but the `_*.py` helpers, one after the other (results in
+# benchmarks/results/); with BENCH_SMOKE=1 each runs at its smallest size, as the CI smoke test does.
 bench: deps
-	@for script in benchmarks/*.py; do \
+	@for script in benchmarks/[!_]*.py; do \
 	  echo ">> $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

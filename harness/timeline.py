@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
 from harness.contract import Contract
+from harness.series import Series, merge
 
 JsonScalar = str | int | float | bool | None
 
@@ -297,7 +298,13 @@ class FaultWindow(BaseModel):
 
 
 class Timeline:
-    """Append-only, thread-safe record of a run. Read it through ``entries`` (a snapshot)."""
+    """Append-only, thread-safe record of a run. Read it through ``entries`` (a snapshot).
+
+    Entries are indexed as they are appended (by kind, events also by action), each index kept
+    in time order, so reading one kind costs what that kind holds and a window of time is found
+    by bisection: judging is linear in the timeline's size. Snapshots (tuples) are built once
+    and kept until the next append.
+    """
 
     def __init__(
         self,
@@ -305,7 +312,7 @@ class Timeline:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         started_at: datetime | None = None,
-        entries: Sequence[Entry] = (),
+        entries: Iterable[Entry] = (),
         contract: Contract | None = None,
     ) -> None:
         if time_scale <= 0:
@@ -315,8 +322,29 @@ class Timeline:
         self.started_at = started_at or datetime.now(UTC)
         self._monotonic = monotonic
         self._origin = monotonic()
-        self._lock = threading.Lock()
-        self._entries: list[Entry] = list(entries)
+        self._lock = threading.RLock()
+        self._all = Series[Entry]()
+        self._kinds: dict[type, Series[Entry]] = {}
+        self._actions: dict[str, Series[Entry]] = {}
+        self._memo: dict[object, object] = {}
+        self._count = 0
+        ordered = sorted(enumerate(entries), key=lambda pair: pair[1].t)
+        for seq, entry in ordered:  # in time order: every index appends, nothing is inserted
+            self._index(entry, seq)
+        self._count = len(ordered)
+
+    def _index(self, entry: Entry, seq: int) -> None:
+        self._all.add(entry, seq)
+        kind = type(entry)
+        series = self._kinds.get(kind)
+        if series is None:
+            series = self._kinds[kind] = Series[Entry]()
+        series.add(entry, seq)
+        if isinstance(entry, EventEntry):
+            series = self._actions.get(entry.action)
+            if series is None:
+                series = self._actions[entry.action] = Series[Entry]()
+            series.add(entry, seq)
 
     def now(self) -> float:
         """Seconds since the run started."""
@@ -325,55 +353,108 @@ class Timeline:
     def append(self, entry: Entry) -> Entry:
         """Record one entry; entries are kept in the order they were appended."""
         with self._lock:
-            self._entries.append(entry)
+            self._index(entry, self._count)
+            self._count += 1
+            if self._memo:
+                self._memo.clear()
         return entry
 
     def scaled(self, seconds: float) -> float:
         """A duration as the scenario states it, scaled to this run."""
         return seconds * self.time_scale
 
+    def _memoised(self, key: object, build: Callable[[], object]) -> Any:
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = build()
+            return self._memo[key]
+
     @property
     def entries(self) -> tuple[Entry, ...]:
         """A snapshot of every entry so far, sorted by offset (stable for equal offsets)."""
-        with self._lock:
-            return tuple(sorted(self._entries, key=lambda e: e.t))
+        return cast("tuple[Entry, ...]", self._memoised("entries", lambda: tuple(self._all.items)))
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries)
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._entries)
+            return self._count
 
-    def of(self, kind: type[E]) -> tuple[E, ...]:
-        """Every entry of one type, in time order."""
-        return tuple(e for e in self.entries if isinstance(e, kind))
+    def of(
+        self, kind: type[E], *, start: float | None = None, end: float | None = None
+    ) -> tuple[E, ...]:
+        """Every entry of one type, in time order; only ``start <= t <= end`` if given."""
+        with self._lock:
+            series = self._kinds.get(kind)
+            if series is None:
+                return ()
+            if start is None and end is None:
+                return cast("tuple[E, ...]", self._memoised(kind, lambda: tuple(series.items)))
+            return cast("tuple[E, ...]", tuple(series.span(start, end).items()))
+
+    def first(self, kind: type[E], *, after: float) -> E | None:
+        """The earliest entry of one type strictly after ``after``, or None."""
+        with self._lock:
+            series = self._kinds.get(kind)
+            if series is None:
+                return None
+            return cast("E | None", series.first_after(after))
 
     def events(
-        self, action: str | Sequence[str] | None = None, *, prefix: str | None = None
+        self,
+        action: str | Sequence[str] | None = None,
+        *,
+        prefix: str | None = None,
+        start: float | None = None,
+        end: float | None = None,
     ) -> tuple[EventEntry, ...]:
-        """Events, optionally only those with this exact action (or one of these), or prefix."""
+        """Events, optionally only those with this exact action (or one of these), or prefix.
+
+        With ``start``/``end``: only those with ``start <= t <= end``.
+        """
         names = (action,) if isinstance(action, str) else action
-        return tuple(
-            e
-            for e in self.of(EventEntry)
-            if (names is None or e.action in names)
-            and (prefix is None or e.action.startswith(prefix))
-        )
+        if names is None and prefix is None:
+            return self.of(EventEntry, start=start, end=end)
+        if start is None and end is None:
+            key = ("events", None if names is None else tuple(names), prefix)
+            found: tuple[EventEntry, ...] = self._memoised(key, lambda: self._select(names, prefix))
+            return found
+        with self._lock:
+            return self._select(names, prefix, start, end)
+
+    def _select(
+        self,
+        names: Sequence[str] | None,
+        prefix: str | None,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> tuple[EventEntry, ...]:
+        """Events of the named actions (and prefix), merged back into time (and append) order."""
+        actions = self._actions if names is None else {n: self._actions.get(n) for n in names}
+        chosen = [s for a, s in actions.items() if s and (prefix is None or a.startswith(prefix))]
+        found = merge([s.span(start, end) for s in chosen])
+        return cast("tuple[EventEntry, ...]", found)
 
     def fault_windows(self) -> tuple[FaultWindow, ...]:
         """Each injected fault paired with its heal, in injection order."""
-        heals = {e.fault_id: e for e in self.of(FaultEntry) if e.action == "heal"}
-        return tuple(
-            FaultWindow(inject=e, heal=heals.get(e.fault_id))
-            for e in self.of(FaultEntry)
-            if e.action == "inject"
-        )
+
+        def build() -> tuple[FaultWindow, ...]:
+            faults = self.of(FaultEntry)
+            heals = {e.fault_id: e for e in faults if e.action == "heal"}
+            return tuple(
+                FaultWindow(inject=e, heal=heals.get(e.fault_id))
+                for e in faults
+                if e.action == "inject"
+            )
+
+        windows: tuple[FaultWindow, ...] = self._memoised("fault_windows", build)
+        return windows
 
     def end(self) -> float:
         """Offset of the last entry (0.0 for an empty timeline)."""
-        entries = self.entries
-        return entries[-1].t if entries else 0.0
+        with self._lock:
+            return self._all.times[-1] if self._all.times else 0.0
 
     def to_json(self) -> str:
         """Serialise the timeline (scale, start time and entries) as JSON."""

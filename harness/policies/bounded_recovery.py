@@ -61,9 +61,7 @@ def _by_service(
     recoveries: dict[str, list[EventEntry]] = {}
     startups: list[EventEntry] = []
     seen: set[str] = set()
-    for event in timeline.events():
-        if event.action not in exp.recovery_actions:
-            continue
+    for event in timeline.events(exp.recovery_actions):
         service = _recovered(event, timeline)
         if service not in seen and event.t < first_fault:
             startups.append(event)
@@ -99,11 +97,12 @@ def _judge_breach(
     bound = bound_text(exp.within, timeline)
     head = f"{service} recovered {count(n, 'time')} within {bound_text(exp.window, timeline)}: "
     head += f"{ordinal(n)} recovery ({breach.action}) at {format_offset(breach.t)}"
+    since = breach.t if before is None else before.t
     escalation = next(
         (
             e
-            for e in timeline.of(EscalationEntry)
-            if (e.t > before.t if before is not None else e.t >= breach.t) and e.t <= deadline
+            for e in timeline.of(EscalationEntry, start=since, end=deadline)
+            if before is None or e.t > before.t
         ),
         None,
     )
@@ -123,7 +122,7 @@ def _judge_breach(
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, breach)
     last = last_automation_event(timeline, deadline, timeline.contract.automation.escalate)
     text = f"{head}, no escalation within {bound}"
-    late = next((e for e in timeline.of(EscalationEntry) if e.t > deadline), None)
+    late = timeline.first(EscalationEntry, after=deadline)
     if late is not None:
         text += f"; the first escalation after it came {elapsed(late.t - breach.t)} later"
     text += f"; {last_text(last)}"

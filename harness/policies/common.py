@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from pydantic import BaseModel
@@ -46,15 +47,9 @@ def pause_in_force(
     timeline: Timeline, at: float, pause: Sequence[str], resume: Sequence[str]
 ) -> EventEntry | None:
     """The ``pause`` event still in force at offset ``at`` (no ``resume`` since), or None."""
-    held: EventEntry | None = None
-    for event in timeline.events():
-        if event.t > at:
-            break
-        if event.action in pause:
-            held = event
-        elif event.action in resume:
-            held = None
-    return held
+    switches = timeline.events((*pause, *resume), end=at)
+    last = switches[-1] if switches else None
+    return last if last is not None and last.action in pause else None
 
 
 def last_automation_event(
@@ -64,10 +59,9 @@ def last_automation_event(
 
     A service announces itself as the automation with the contract's ``automation.start``.
     """
-    events = timeline.events()
-    names = {n for group in (*actions, timeline.contract.automation.start) for n in group}
-    services = {e.service for e in events if e.action in names}
-    return next((e for e in reversed(events) if e.t <= until and e.service in services), None)
+    names = tuple(n for group in (*actions, timeline.contract.automation.start) for n in group)
+    services = {e.service for e in timeline.events(names)}
+    return next((e for e in reversed(timeline.events(end=until)) if e.service in services), None)
 
 
 Progress = EventEntry | CounterEntry
@@ -87,16 +81,43 @@ def rises(timeline: Timeline, counter: str) -> list[CounterEntry]:
     return found
 
 
-def progress_of(timeline: Timeline, names: Sequence[str]) -> list[Progress]:
-    """Work completing: the ``names`` events, and rises of the ``completed`` counter, in order."""
-    found: list[Progress] = [*timeline.events(names), *rises(timeline, "completed")]
+def _moves(
+    timeline: Timeline, names: Sequence[str], counter: str, start: float | None, end: float | None
+) -> list[Progress]:
+    """The ``names`` events and the rises of ``counter`` in ``[start, end]``, in time order."""
+    low, high = -math.inf if start is None else start, math.inf if end is None else end
+    found: list[Progress] = [*timeline.events(names, start=start, end=end)]
+    found += [r for r in rises(timeline, counter) if low <= r.t <= high]
     return sorted(found, key=lambda e: e.t)
 
 
-def failures_of(timeline: Timeline, names: Sequence[str]) -> list[Progress]:
-    """Work failing: the ``names`` events, and rises of the ``failed`` counter, in order."""
-    found: list[Progress] = [*timeline.events(names), *rises(timeline, "failed")]
-    return sorted(found, key=lambda e: e.t)
+def progress_of(
+    timeline: Timeline,
+    names: Sequence[str],
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> list[Progress]:
+    """Work completing: the ``names`` events, and rises of the ``completed`` counter, in order.
+
+    With ``start``/``end``: only those with ``start <= t <= end`` (a rise against the sample
+    before, even one before ``start``).
+    """
+    return _moves(timeline, names, "completed", start, end)
+
+
+def failures_of(
+    timeline: Timeline,
+    names: Sequence[str],
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> list[Progress]:
+    """Work failing: the ``names`` events, and rises of the ``failed`` counter, in order.
+
+    With ``start``/``end``: only those with ``start <= t <= end``, as ``progress_of``.
+    """
+    return _moves(timeline, names, "failed", start, end)
 
 
 def need_progress(expectation: BaseModel, field: str, timeline: Timeline) -> None:

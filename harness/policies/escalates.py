@@ -103,7 +103,7 @@ def _judge_recovered(
     """The work recovered by itself: any escalation until ``within`` after the heal is noise."""
     heal = window.heal or window.inject
     quiet_until = heal.t + timeline.scaled(exp.within)
-    noisy = [e for e in timeline.of(EscalationEntry) if window.start <= e.t <= quiet_until]
+    noisy = timeline.of(EscalationEntry, start=window.start, end=quiet_until)
     how = f"{fault_text(window.inject)} healed at {format_offset(heal.t)} and "
     how += f"{progress.action} followed {elapsed(progress.t - heal.t)} later, "
     how += f"within {bound_text(exp.within, timeline)} of its start"
@@ -143,7 +143,7 @@ def _judge_unrecovered(
     name, bound = fault_text(window.inject), _bound(exp, timeline, window)
     deadline = _deadline(exp, timeline, window)
     until = max(deadline, timeline.end() if window.heal is None else window.heal.t)
-    escalations = [e for e in timeline.of(EscalationEntry) if window.start <= e.t <= until]
+    escalations = timeline.of(EscalationEntry, start=window.start, end=until)
     if escalations and escalations[0].t <= deadline and len(escalations) > 1:
         shown = ", ".join(_escalation_text(e) for e in escalations[:SHOWN])
         text = f"{len(escalations)} escalations for {name}, one expected: {shown}"
@@ -157,7 +157,7 @@ def _judge_unrecovered(
     last = last_automation_event(timeline, deadline, timeline.contract.automation.escalate)
     text = f"no escalation within {bound} after {name} although work had not recovered "
     text += f"({_unrecovered(exp, timeline, window)})"
-    late = next((e for e in timeline.of(EscalationEntry) if e.t > deadline), None)
+    late = timeline.first(EscalationEntry, after=deadline)
     if late is not None:
         text += f"; the first escalation came {elapsed(late.t - window.start)} after the fault"
     text += f"; {last_text(last)}"

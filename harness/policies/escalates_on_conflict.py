@@ -75,14 +75,14 @@ def _stall_text(exp: EscalatesOnConflictExpectation, since: Progress | None, at:
 
 def _samples(timeline: Timeline, start: float, until: float) -> list[ProbeEntry]:
     """The steady-state probe samples in ``[start, until]`` (the drain check is no probe)."""
-    return [s for s in timeline.of(ProbeEntry) if s.phase != "drain" and start <= s.t <= until]
+    return [s for s in timeline.of(ProbeEntry, start=start, end=until) if s.phase != "drain"]
 
 
 def _last_progress(
     exp: EscalatesOnConflictExpectation, timeline: Timeline, at: float
 ) -> Progress | None:
     """The last progress (a ``progress_actions`` event, a completed counter's rise) by ``at``."""
-    progress = [e for e in progress_of(timeline, exp.progress_actions) if e.t <= at]
+    progress = progress_of(timeline, exp.progress_actions, end=at)
     return progress[-1] if progress else None
 
 
@@ -108,14 +108,12 @@ def _inconclusive(
         text += f"{count(len(samples), 'sample')}, none ok): health was not green, so the "
         text += "signals did not disagree; cannot tell"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, window.inject, samples[0])
-    if not any(start <= r.t <= until for r in timeline.of(RequestEntry)):
+    if not timeline.of(RequestEntry, start=start, end=until):
         text = f"the workload sent no request during {name} ({span}): no work to be stuck, so "
         text += "the signals did not disagree; cannot tell"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, window.inject)
     grace = timeline.scaled(exp.within) * GRACE
-    moving = [
-        e for e in progress_of(timeline, exp.progress_actions) if start + grace <= e.t <= until
-    ]
+    moving = progress_of(timeline, exp.progress_actions, start=start + grace, end=until)
     if moving:
         text = f"{names_text(exp.progress_actions)} kept coming during {name} "
         text += f"({count(len(moving), 'event')} from {format_offset(start + grace)} to "
@@ -147,12 +145,8 @@ def _judge_window(
     if broken is not None:
         return broken
     samples = _samples(timeline, window.start, until)
-    escalations = [e for e in timeline.of(EscalationEntry) if window.start <= e.t <= deadline]
-    acted = [
-        e
-        for e in timeline.events()
-        if e.action in exp.forbidden_actions and window.start <= e.t <= end
-    ]
+    escalations = timeline.of(EscalationEntry, start=window.start, end=deadline)
+    acted = timeline.events(exp.forbidden_actions, start=window.start, end=end)
     acted_text = _acted_text(acted, name, window.end)
     if not escalations:
         if not acted and timeline.end() < deadline:
@@ -162,7 +156,7 @@ def _judge_window(
         last = last_automation_event(timeline, deadline, timeline.contract.automation.escalate)
         text = f"no escalation within {bound} after {name} although {_health_text(samples)} "
         text += f"and {_stall_text(exp, since, until)}"
-        late = next((e for e in timeline.of(EscalationEntry) if e.t > deadline), None)
+        late = timeline.first(EscalationEntry, after=deadline)
         if late is not None:
             text += f"; the first escalation came {elapsed(late.t - window.start)} after the fault"
         text += f"; {last_text(last)}" + (f"; {acted_text}" if acted else "")

@@ -17,12 +17,13 @@ effect carries the key at all (the system may not report it).
 from __future__ import annotations
 
 from collections import Counter
+from functools import cached_property
 
 from harness.clock import format_offset
 from harness.expectations import IgnoresDuplicatesExpectation
 from harness.policies.base import Status, Verdict, policy
 from harness.policies.common import combine, count, fault_text, verdict, work_id, work_key
-from harness.policies.history import client_history
+from harness.policies.history import ClientHistory, client_history
 from harness.policies.reconcile import ids_text
 from harness.policies.vocabulary import names_text, need
 from harness.timeline import Entry, EventEntry, FaultWindow, RequestEntry, Timeline
@@ -32,15 +33,41 @@ NEAR = 2.0  # seconds (real, unscaled) around the fault in which its requests ar
 SHOWN = 3  # effects and charges quoted as evidence
 
 
-def _keys(timeline: Timeline, window: FaultWindow) -> list[str]:
+class _ByKey:
+    """The run's requests, effects and charges grouped by key once, for every window and key.
+
+    Judging each key against the whole timeline cost keys x entries; the groups cost one pass.
+    """
+
+    def __init__(self, exp: IgnoresDuplicatesExpectation, timeline: Timeline) -> None:
+        self.exp, self.timeline = exp, timeline
+        self.requests: dict[str | None, list[RequestEntry]] = {}
+        for request in timeline.of(RequestEntry):
+            self.requests.setdefault(request.idempotency_key, []).append(request)
+        self.sent = Counter({key: len(found) for key, found in self.requests.items()})
+
+    @cached_property
+    def effects(self) -> dict[str | None, list[EventEntry]]:
+        """The ``effect_action`` events by the key they carry."""
+        found: dict[str | None, list[EventEntry]] = {}
+        for event in self.timeline.events(self.exp.effect_action):
+            found.setdefault(work_key(event, self.timeline), []).append(event)
+        return found
+
+    @cached_property
+    def history(self) -> ClientHistory | None:
+        """The run's client history and final state (``client_history``)."""
+        return client_history(self.timeline)
+
+
+def _keys(timeline: Timeline, window: FaultWindow, sent: Counter[str | None]) -> list[str]:
     """The idempotency keys the fault sent: from its detail, else the repeated keys near it."""
     named = window.inject.detail.get("idempotency_key")
     if named is not None:
         return [str(named)]
-    requests = timeline.of(RequestEntry)
     start, end = window.start - NEAR, (window.end or window.start) + NEAR
-    near = [r.idempotency_key for r in requests if start <= r.t <= end and r.idempotency_key]
-    sent = Counter(r.idempotency_key for r in requests)
+    window_requests = timeline.of(RequestEntry, start=start, end=end)
+    near = [r.idempotency_key for r in window_requests if r.idempotency_key]
     return [key for key in dict.fromkeys(near) if sent[key] > 1]
 
 
@@ -64,27 +91,35 @@ def _sent_text(window: FaultWindow, key: str, requests: list[RequestEntry]) -> s
 
 
 def _judge_key(
-    exp: IgnoresDuplicatesExpectation, timeline: Timeline, window: FaultWindow, key: str
+    exp: IgnoresDuplicatesExpectation,
+    timeline: Timeline,
+    window: FaultWindow,
+    key: str,
+    by_key: _ByKey,
 ) -> Verdict:
     """Judge one key: from the answers and the store where it can, and from the events."""
-    requests = [r for r in timeline.of(RequestEntry) if r.idempotency_key == key]
+    requests = by_key.requests.get(key, [])
     sent = _sent_text(window, key, requests)
     answered = [r for r in requests if r.error is None]
     if requests and not answered:
         text = f"none of the {sent} got an answer ({requests[0].error}): cannot tell"
         return verdict(NAME, None, timeline, Status.BROKEN, text, window.inject, requests[0])
-    seen = _from_answers(timeline, window, sent, answered)
+    seen = _from_answers(timeline, window, sent, answered, by_key.history)
     reported = bool(exp.effect_action) and bool(timeline.events(exp.effect_action))
     if seen is not None and not reported:
         return seen  # the system reports no effects: the answers and the store tell
-    said = _from_events(exp, timeline, window, key, sent, answered)
+    said = _from_events(exp, timeline, window, key, sent, answered, by_key.effects.get(key, []))
     if seen is None or (said.is_failed and not seen.is_failed):
         return said
     return seen  # a failure of the answers first; else they pass, the events agreeing or mute
 
 
 def _from_answers(
-    timeline: Timeline, window: FaultWindow, sent: str, answered: list[RequestEntry]
+    timeline: Timeline,
+    window: FaultWindow,
+    sent: str,
+    answered: list[RequestEntry],
+    history: ClientHistory | None,
 ) -> Verdict | None:
     """One work item for the key in the answers, its effect at most once in the store.
 
@@ -94,7 +129,6 @@ def _from_answers(
     items = list(dict.fromkeys(r.work_id for r in answered if r.work_id is not None))
     if not items:
         return None
-    history = client_history(timeline)
     effects = history.records("effects") if history is not None else None
     taken = {i: effects.get(i, 0) for i in items} if effects is not None else {}
     proof: list[Entry | None] = [window.inject, *answered[:SHOWN]]
@@ -119,9 +153,9 @@ def _from_events(
     key: str,
     sent: str,
     answered: list[RequestEntry],
+    effects: list[EventEntry],
 ) -> Verdict:
-    """One effect event carries the key, at most one charge event."""
-    effects = [e for e in timeline.events(exp.effect_action) if work_key(e, timeline) == key]
+    """One effect event carries the key (``effects``: those that do), at most one charge event."""
     if not effects:
         what = names_text(need(exp, "effect_action"))
         text = f"no {what} carries idempotency key {key} after {sent}: cannot tell"
@@ -155,10 +189,11 @@ def check(exp: IgnoresDuplicatesExpectation, timeline: Timeline) -> Verdict:
         text = "no duplicate or replay fault was injected: nothing to deduplicate"
         return verdict(NAME, None, timeline, Status.BROKEN, text)
     verdicts = []
+    by_key = _ByKey(exp, timeline)
     for window in windows:
-        keys = _keys(timeline, window)
+        keys = _keys(timeline, window, by_key.sent)
         if not keys:
             text = f"no idempotency key to judge for {fault_text(window.inject)}: cannot tell"
             verdicts.append(verdict(NAME, None, timeline, Status.BROKEN, text, window.inject))
-        verdicts += [_judge_key(exp, timeline, window, key) for key in keys]
+        verdicts += [_judge_key(exp, timeline, window, key, by_key) for key in keys]
     return combine(NAME, None, timeline, verdicts)

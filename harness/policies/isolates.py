@@ -65,6 +65,7 @@ class _CallLog:
     def __init__(self, exp: IsolatesExpectation, timeline: Timeline, edge: str) -> None:
         self.timeline, self.edge = timeline, edge
         self.method, self.path = exp.method, exp.path
+        self.calls = exp.call_action
         self.events = timeline.events(exp.call_action) if exp.call_action else ()
         self.counted = not self.events and bool(http_entries(timeline, edge))
         what = " ".join(p for p in (exp.method, exp.path) if p)
@@ -80,7 +81,7 @@ class _CallLog:
         if self.counted:
             found = http_calls(self.timeline, self.edge, t0, t1, method=self.method, path=self.path)
             return found.total, list(found.busiest())
-        hits: list[Entry] = [e for e in self.events if t0 <= e.t <= t1]
+        hits: list[Entry] = list(self.timeline.events(self.calls, start=t0, end=t1))
         return len(hits), [*hits[beyond : beyond + 1], *hits[-1:]] if hits else []
 
 
@@ -95,9 +96,7 @@ def _episodes(exp: IsolatesExpectation, timeline: Timeline, start: float, end: f
     """Each time the breaker was open in ``[start, end]``: the opening event, and its end."""
     held = pause_in_force(timeline, start, exp.open_action, exp.close_action)
     episodes: list[tuple[EventEntry, float | None]] = [(held, None)] if held else []
-    for event in timeline.events():
-        if not start <= event.t <= end:
-            continue
+    for event in timeline.events((*exp.open_action, *exp.close_action), start=start, end=end):
         is_open = bool(episodes) and episodes[-1][1] is None
         if event.action in exp.open_action and not is_open:
             episodes.append((event, None))
@@ -195,7 +194,7 @@ def _judge_window(exp: IsolatesExpectation, timeline: Timeline, window: FaultWin
     deadline = start + timeline.scaled(exp.within)
     log = _CallLog(exp, timeline, window.inject.target)
     calls = log.between(start, end)
-    retries = [e for e in timeline.events(exp.retry_action) if start <= e.t <= end]
+    retries = list(timeline.events(exp.retry_action, start=start, end=end))
     if not calls[0]:
         text = f"no {log.label} during {name}: the fault never reached traffic; cannot tell"
         return verdict("isolates", exp.within, timeline, Status.BROKEN, text, window.inject)

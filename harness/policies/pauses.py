@@ -44,7 +44,7 @@ def _find_pause(
     exp: PausesExpectation, timeline: Timeline, window: FaultWindow, deadline: float
 ) -> tuple[EventEntry | None, EventEntry | None]:
     """The pause that keeps the promise (in time, or in force at the inject), and a late one."""
-    pauses = [e for e in timeline.events(exp.pause_action) if e.t >= window.start]
+    pauses = timeline.events(exp.pause_action, start=window.start)
     pause = next((e for e in pauses if e.t <= deadline), None)
     resume = _resume(exp, timeline)
     if pause is None and resume:
@@ -56,8 +56,7 @@ def _find_pause(
 def _failures(exp: PausesExpectation, timeline: Timeline, window: FaultWindow) -> list[Progress]:
     """The failures (events, or rises of the failed counter) from the inject to the heal."""
     end = timeline.end() if window.end is None else window.end
-    failures = failures_of(timeline, exp.failure_actions)
-    return [e for e in failures if window.start <= e.t <= end]
+    return failures_of(timeline, exp.failure_actions, start=window.start, end=end)
 
 
 def _counted(timeline: Timeline) -> bool:

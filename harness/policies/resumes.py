@@ -72,8 +72,9 @@ def _observe(exp: ResumesExpectation, timeline: Timeline, heal: FaultEntry) -> _
 
     pause = _pause(exp, timeline)
     held = pause_in_force(timeline, heal.t, pause, exp.resume_action) if pause else None
-    resume = timeline.events(exp.resume_action) if exp.resume_action else ()
-    progress = progress_of(timeline, exp.progress_actions)
+    until = max(deadline, horizon)  # both bounds below lie in [heal, until]
+    resume = timeline.events(exp.resume_action, start=heal.t, end=until)
+    progress = progress_of(timeline, exp.progress_actions, start=heal.t, end=until)
     return _Seen(
         heal=heal,
         held=held,

@@ -42,8 +42,8 @@ def _resume(
     return next(
         (
             e
-            for e in timeline.events(exp.resume_action)
-            if e.service == _service(window) and window.start < e.t <= horizon
+            for e in timeline.events(exp.resume_action, start=window.start, end=horizon)
+            if e.service == _service(window) and e.t > window.start
         ),
         None,
     )

@@ -65,8 +65,8 @@ def _rollback(
     return next(
         (
             e
-            for e in timeline.events(exp.rollback_action)
-            if window.start <= e.t <= horizon and attr_text(e, target) in (None, service)
+            for e in timeline.events(exp.rollback_action, start=window.start, end=horizon)
+            if attr_text(e, target) in (None, service)
         ),
         None,
     )
@@ -76,7 +76,7 @@ def _judge_deploy(exp: RollsBackExpectation, timeline: Timeline, window: FaultWi
     """Judge one deploy: a rollback within the bound, then an error rate back under the ceiling."""
     name, bound = _deploy_text(window), bound_text(exp.within, timeline)
     deadline = window.start + timeline.scaled(exp.within)
-    after = [r for r in timeline.of(RequestEntry) if r.t >= window.start]
+    after = list(timeline.of(RequestEntry, start=window.start))
     if not after:
         text = f"no workload request after {name}: cannot tell"
         return verdict(NAME, exp.within, timeline, Status.BROKEN, text, window.inject)
