@@ -16,9 +16,7 @@ machine's description. Needs ``make deps`` (Toxiproxy) and mitmproxy (``[http]``
 from __future__ import annotations
 
 import json
-import math
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -30,7 +28,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
-import psutil
+from _common import machine, percentile  # the script's folder is on sys.path
 
 from harness.faults.http_edges import HttpEdges, mitmdump_binary
 from harness.faults.toxiproxy_server import ToxiproxyServer
@@ -58,38 +56,12 @@ server.serve_forever()
 """
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The nearest-rank percentile of ``values``."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
-
-
 def summary(values: list[float]) -> dict[str, float]:
     """p50, p99 and mean in milliseconds."""
     return {
         "p50_ms": round(percentile(values, 0.50), 3),
         "p99_ms": round(percentile(values, 0.99), 3),
         "mean_ms": round(sum(values) / len(values), 3),
-    }
-
-
-def machine() -> dict[str, object]:
-    """What the figures were measured on."""
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "cpu": model,
-        "cpus": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
     }
 
 
