@@ -3,7 +3,9 @@
 Reads every ``state.json`` under the reports directory that is not marked finished (a run that
 was killed with SIGKILL, or kept with --keep-env), deletes the proxies it recorded from the
 Toxiproxy server it used, stops the processes it started (same pid *and* start time), and
-removes its compose project's containers, networks and volumes (found by the project's label).
+removes its compose project's containers, networks and volumes (found by the project's label),
+then stops every process that still carries the run's marker in its environment
+(``HARNESS_RUN_ID=<run id>``), recorded or not: one started just before a kill is found too.
 A run whose harness process still runs is left alone, unless it was kept with --keep-env.
 """
 
@@ -13,6 +15,7 @@ import contextlib
 import os
 import shutil
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +26,9 @@ from harness.faults.toxiproxy import ToxiproxyClient
 from harness.state import RunRecord, is_alive, live_processes, read_record, write_record
 
 GRACE = 5.0
+_POLL = 0.02
+RUN_MARKER = "HARNESS_RUN_ID"
+"""Set to the run id in the environment of every process a run starts (harness/reaper.py)."""
 PRIVATE_TOXIPROXY = "toxiproxy"  # the name the runner records its private server under
 
 
@@ -78,9 +84,12 @@ def reap(path: Path, record: RunRecord) -> Reaped:
                 done.gone_proxies.extend(record.proxies)
             else:
                 done.problems.append(f"proxies not removed: {exc.what} ({record.toxiproxy_url})")
-    for proc in live_processes(record):
-        done.processes.append(f"{proc.name()}[{proc.pid}]")
-        _stop_group(proc)
+    procs = {proc.pid: proc for proc in live_processes(record)}
+    for proc in marked_processes(record.run_id):  # also those started just before a kill
+        procs.setdefault(proc.pid, proc)
+    for proc in procs.values():
+        done.processes.append(_describe(proc))
+    stop_all(list(procs.values()))
     if not done.problems:
         record.finished = True
         write_record(path, record)
@@ -110,14 +119,64 @@ def _remove_compose(project: str, done: Reaped) -> None:
         client.close()
 
 
-def _stop_group(proc: psutil.Process) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=GRACE)
-            return
-        except psutil.TimeoutExpired:
+def marked_processes(run_id: str) -> list[psutil.Process]:
+    """Live processes whose environment carries ``RUN_MARKER=run_id`` (this process excluded)."""
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid():
             continue
-        except psutil.Error:
+        try:
+            if proc.environ().get(RUN_MARKER) == run_id and _running(proc):
+                found.append(proc)
+        except psutil.Error:  # gone, or another user's: not ours to read (nor to stop)
+            continue
+    return found
+
+
+def stop_all(procs: list[psutil.Process], grace: float = GRACE) -> None:
+    """SIGTERM every process (its whole group when it leads one), then SIGKILL what remains.
+
+    All at once, so stopping N processes takes one grace period at most, not N. A zombie counts
+    as stopped: it holds nothing, and it waits for its parent (often init, which may be slow).
+    """
+    alive = procs
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in alive:
+            _signal(proc, sig)
+        alive = _wait_gone(alive, grace)
+        if not alive:
             return
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Poll (bounded) until every process ended; those still running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [proc for proc in procs if _running(proc)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(_POLL)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _signal(proc: psutil.Process, sig: signal.Signals) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # a group leader (every service starts a session): all of it
+    except ProcessLookupError:  # not a group leader: the process alone
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+    except PermissionError:
+        pass
+
+
+def _describe(proc: psutil.Process) -> str:
+    try:
+        return f"{proc.name()}[{proc.pid}]"
+    except psutil.Error:
+        return f"?[{proc.pid}]"

@@ -3,8 +3,8 @@
 Every resource the run acquires (Toxiproxy server, collector, SUT processes, proxies, faults,
 workload, sampler) is registered on one ExitStack the moment it exists. The stack unwinds on a
 normal end, an error, Ctrl-C or SIGTERM, with further signals deferred until it is done, so no
-fault outlives the run. What the run created is also written to ``state.json`` first, for
-``harness cleanup`` after a SIGKILL.
+fault outlives the run. What the run created is also written to ``state.json`` first, for the
+run's reaper (harness/reaper.py) and ``harness cleanup`` after a SIGKILL.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from harness.observe.world import CounterSampler, read_final_state
 from harness.policies import Status, Verdict, judge
 from harness.policies.base import INTERRUPTED_PHASE
 from harness.prepare import Prepared, check_time_scale, scale_warnings
+from harness.reaper import Watchdog
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
 from harness.signals import Terminated, interruptible, shielded
@@ -141,6 +142,7 @@ class Runner:
         for warning in scale_warnings(prepared, self.options.time_scale):
             log.warning("%s: %s", prepared.scenario.name, warning)
         state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
+        watchdog = Watchdog.start(state.path, run_id, run_dir / "logs" / "reaper.log")  # first
         stack = ExitStack()
         aborted: Aborted | None = None
         interrupted: KeyboardInterrupt | None = None
@@ -164,6 +166,7 @@ class Runner:
                             if not self.options.keep_env:
                                 state.finish()
                         finally:  # the evidence is written even when a heal failed
+                            watchdog.release()  # the reaper reaps what a failed heal left
                             timeline.write(run_dir / "timeline.json")
         except KeyboardInterrupt as exc:  # deferred from the cleanup: it finished first
             if interrupted is None:

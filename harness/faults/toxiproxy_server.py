@@ -31,7 +31,6 @@ COMPANION = "chaos-policy-harness-toxiproxy"
 """The companion distribution that ships the server binary (``pip install
 'chaos-policy-harness[toxiproxy]'``): platform wheels built from the pinned Toxiproxy source."""
 OFFICIAL_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
-PARENT_ENV = "HARNESS_TOXIPROXY_PARENT"  # set in the server's environment, to reap orphans
 INSTALL_HINT = (
     "pip install 'chaos-policy-harness[toxiproxy]' (a toxiproxy-server for this platform); "
     "or pass --toxiproxy-bin PATH; in this repository `make toxiproxy`"
@@ -242,8 +241,8 @@ class ToxiproxyServer:
 
     def _spawn(self, binary: Path, port: int) -> subprocess.Popen[bytes]:
         command = self._command(binary, port)
-        env = {**os.environ, PARENT_ENV: str(os.getpid())}
         log = self._log_path.open("ab") if self._log_path is not None else None
+        # it inherits the environment, and with it a run's marker (harness/reaper.py)
         try:  # the child keeps its own copy of the log's file descriptor
             return subprocess.Popen(
                 command,
@@ -251,7 +250,6 @@ class ToxiproxyServer:
                 stdout=subprocess.DEVNULL if log is None else log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=env,
             )
         finally:
             if log is not None:

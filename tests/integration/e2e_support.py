@@ -78,3 +78,19 @@ def assert_nothing_left(run_dir: Path, client: ToxiproxyClient) -> None:
     """No proxy, no toxic and no process of the run remains."""
     assert proxies_of(run_dir, client) == [], f"proxies of {run_dir.name} left in Toxiproxy"
     assert run_processes(run_dir) == [], "processes of the run are still alive"
+
+
+def kill_with_its_reaper(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL a harness and, first, its reaper: a kill of both (for tests of `harness cleanup`)."""
+    try:
+        children = psutil.Process(proc.pid).children()
+    except psutil.Error:
+        children = []
+    for child in children:
+        try:
+            if "harness.reaper" in child.cmdline():
+                child.kill()
+                child.wait(timeout=10)
+        except psutil.Error:
+            continue
+    proc.kill()

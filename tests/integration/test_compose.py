@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 from docker import DockerClient
-from e2e_support import ROOT, SCALE, makefile_pin, pytest_command, run_pytest
+from e2e_support import (
+    ROOT,
+    SCALE,
+    kill_with_its_reaper,
+    makefile_pin,
+    pytest_command,
+    run_pytest,
+)
 
 from harness.errors import ToxiproxyError
 from harness.faults.toxiproxy import ToxiproxyClient
@@ -84,7 +91,7 @@ def test_sigkill_then_cleanup_removes_containers_networks_and_proxies(
     proc = start_run(tmp_path)
     run_dir, project, toxiproxy_url = wait_for_partition(proc, tmp_path)
 
-    proc.kill()
+    kill_with_its_reaper(proc)  # the reaper too, else it removes the project before cleanup
     proc.communicate(timeout=30)
     assert leftovers(docker_engine, project), "a SIGKILLed run cannot have cleaned up"
     with ToxiproxyClient(toxiproxy_url, timeout=2.0) as client:

@@ -2,8 +2,8 @@
 
 The run is a real `pytest --scenario` process; the test waits until Toxiproxy shows the
 partition (a disabled proxy of the run), notes every descendant process, sends the signal, and
-then reads Toxiproxy's API and the process table. After SIGKILL nothing can heal itself, so
-`harness cleanup` must.
+then reads Toxiproxy's API and the process table. After a SIGKILL of the harness and its reaper
+(test_reaper_kill.py has the reaper alone) nothing can heal itself, so `harness cleanup` must.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from e2e_support import (
     ROOT,
     assert_nothing_left,
+    kill_with_its_reaper,
     only_run,
     proxies_of,
     pytest_command,
@@ -96,7 +97,7 @@ def test_cleanup_after_sigkill(toxiproxy: ToxiproxyClient, tmp_path: Path) -> No
     run_dir = wait_for_partition(proc, toxiproxy, tmp_path)
     children = psutil.Process(proc.pid).children(recursive=True)
 
-    proc.kill()
+    kill_with_its_reaper(proc)
     proc.communicate(timeout=30)
     assert proxies_of(run_dir, toxiproxy), "a SIGKILLed run cannot have cleaned up"
 
@@ -157,7 +158,7 @@ def test_the_next_run_reaps_what_a_killed_run_left(
     proc = start_run(toxiproxy, tmp_path)
     killed = wait_for_partition(proc, toxiproxy, tmp_path)
     children = psutil.Process(proc.pid).children(recursive=True)
-    proc.kill()
+    kill_with_its_reaper(proc)
     proc.communicate(timeout=30)
     assert proxies_of(killed, toxiproxy), "a SIGKILLed run cannot have cleaned up"
 
