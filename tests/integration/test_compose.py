@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.compose]
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 SUT = ROOT / "fixtures" / "sut"
+REAP_BOUND = 60.0  # seconds for the reaper to remove a compose project (`down` takes a few)
 
 
 def leftovers(engine: DockerClient, project: str) -> list[str]:
@@ -113,6 +114,36 @@ def test_sigkill_then_cleanup_removes_containers_networks_and_proxies(
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert "nothing to clean up" in again.stdout
+
+
+def test_a_sigkilled_run_is_reaped_without_cleanup(
+    docker_engine: DockerClient, tmp_path: Path
+) -> None:
+    """SIGKILL of the harness alone mid-partition: its reaper removes the project and proxies."""
+    proc = start_run(tmp_path)
+    run_dir, project, toxiproxy_url = wait_for_partition(proc, tmp_path)
+
+    proc.kill()  # the pytest process that runs the harness: its reaper lives on
+    killed = time.monotonic()
+    proc.communicate(timeout=30)
+    state = run_dir / "state.json"
+
+    def left_of_the_run() -> list[str]:
+        unfinished = [] if json.loads(state.read_text())["finished"] else ["state not finished"]
+        return leftovers(docker_engine, project) + unfinished
+
+    left = left_of_the_run()
+    while left and time.monotonic() - killed < REAP_BOUND:
+        time.sleep(0.2)
+        left = left_of_the_run()
+    took = time.monotonic() - killed
+    print(f"compose project {project}: {'still ' + str(left) if left else 'gone'} {took:.1f}s "
+          "after the kill")  # fmt: skip
+
+    assert left == [], f"{took:.1f}s after the kill: {left}"
+    with ToxiproxyClient(toxiproxy_url, timeout=2.0) as client, pytest.raises(ToxiproxyError):
+        client.proxies()  # the project's Toxiproxy went with it, and every fault with it
+    assert "reaped run" in (run_dir / "logs" / "reaper.log").read_text()
 
 
 @pytest.mark.parametrize("compose", ["v2", "v1"])
