@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.compose]
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 SCENARIO = Path(__file__).parent / "scenarios" / "sigint-partition.yaml"
+REAP_BOUND = 30.0  # seconds for the reaper to stop the container (its grace is 5 s)
 
 
 def command(reports: Path) -> list[str]:
@@ -62,3 +63,24 @@ def test_sigterm_mid_fault_removes_the_container(
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
     assert containers(docker_engine) == []
+
+
+def test_sigkill_mid_fault_the_reaper_removes_the_container(
+    docker_engine: DockerClient, tmp_path: Path
+) -> None:
+    """The harness alone is SIGKILLed: its reaper, not `harness cleanup`, removes the container."""
+    proc = subprocess.Popen(command(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not containers(docker_engine):
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "no Toxiproxy container ever ran"
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the warm-up, with the container's proxies in place
+    proc.kill()
+    proc.communicate(timeout=60)
+    killed = time.monotonic()
+    while containers(docker_engine) and time.monotonic() - killed < REAP_BOUND:
+        time.sleep(0.1)
+    took = time.monotonic() - killed
+    print(f"Toxiproxy container left {took:.2f}s after the kill: {containers(docker_engine)}")
+    assert containers(docker_engine) == [], f"still there {took:.1f}s after the kill"
