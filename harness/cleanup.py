@@ -26,6 +26,9 @@ from harness.faults.toxiproxy import ToxiproxyClient
 from harness.state import RunRecord, is_alive, live_processes, read_record, write_record
 
 GRACE = 5.0
+RESCANS = 4
+RESCAN_DELAY = 0.05
+"""How often, and how long after a stop, reaping looks again for a process the run started."""
 _POLL = 0.02
 RUN_MARKER = "HARNESS_RUN_ID"
 """Set to the run id in the environment of every process a run starts (harness/reaper.py)."""
@@ -87,13 +90,45 @@ def reap(path: Path, record: RunRecord) -> Reaped:
     procs = {proc.pid: proc for proc in live_processes(record)}
     for proc in marked_processes(record.run_id):  # also those started just before a kill
         procs.setdefault(proc.pid, proc)
-    for proc in procs.values():
-        done.processes.append(_describe(proc))
-    stop_all(list(procs.values()))
+    _stop_late_ones_too(record.run_id, procs, done)
     if not done.problems:
         record.finished = True
         write_record(path, record)
     return done
+
+
+def _stop_late_ones_too(run_id: str, procs: dict[int, psutil.Process], done: Reaped) -> None:
+    """Stop ``procs``, then rescan for the marker until no new process of the run shows up.
+
+    A process that was being started at the first scan (forked, not yet exec'd) shows the
+    marker only a moment later, so one scan can miss it; a rescan finds it. Bounded.
+    """
+    batch = list(procs.values())
+    for _ in range(RESCANS):
+        for proc in batch:
+            done.processes.append(_describe(proc))
+        stop_all(batch)
+        time.sleep(RESCAN_DELAY)
+        batch = [proc for proc in marked_processes(run_id) if proc.pid not in procs]
+        if not batch:
+            return
+        procs.update((proc.pid, proc) for proc in batch)
+    done.problems.append(f"processes still being started: {', '.join(map(_describe, batch))}")
+
+
+def stop_stragglers(run_id: str) -> list[str]:
+    """Stop every process that still carries the run's marker; what was stopped, and problems.
+
+    At a run's own end, after its teardown: a process whose start a signal cut short (forked
+    and exec'd, but its pid never returned to be recorded) is stopped by nothing else, and the
+    reaper leaves a finished run alone. Costs one scan when there is nothing to stop.
+    """
+    found = {proc.pid: proc for proc in marked_processes(run_id)}
+    if not found:
+        return []
+    done = Reaped(run_id)
+    _stop_late_ones_too(run_id, found, done)
+    return done.processes + done.problems
 
 
 def _private_toxiproxy_gone(record: RunRecord) -> bool:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import httpx
 
-from harness.cleanup import reap, unfinished_runs
+from harness.cleanup import reap, stop_stragglers, unfinished_runs
 from harness.clock import format_offset
 from harness.drills import (
     DRILL_POLICIES,
@@ -164,6 +164,7 @@ class Runner:
                         try:
                             stack.close()
                             if not self.options.keep_env:
+                                _stop_stragglers(run_id)
                                 state.finish()
                         finally:  # the evidence is written even when a heal failed
                             watchdog.release()  # the reaper reaps what a failed heal left
@@ -269,6 +270,14 @@ def aborted_verdict(timeline: Timeline) -> Verdict:
         f"{guard.detail}{healed}",
         evidence=(guard, *heals),
     )
+
+
+def _stop_stragglers(run_id: str) -> None:
+    """Stop what outlived the teardown (a daemonized child, a start a signal cut short), loudly."""
+    stopped = stop_stragglers(run_id)
+    if stopped:
+        log.warning("stopped what run %s started and nobody stopped (a daemonized child, "
+                    "a start cut short by a signal): %s", run_id, ", ".join(stopped))  # fmt: skip
 
 
 def _check_drill(prepared: Prepared) -> None:

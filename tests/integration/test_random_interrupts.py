@@ -115,8 +115,8 @@ def interrupt_once(toxiproxy: ToxiproxyClient, work: Path, offset: float) -> Out
     for run_dir in runs:
         if proxies_of(run_dir, toxiproxy):
             outcome.problems.append(f"proxies of {run_dir.name} left")
-        if (run_dir / "state.json").exists() and run_processes(run_dir):
-            outcome.problems.append(f"processes of {run_dir.name} alive")
+        if (run_dir / "state.json").exists() and (left := run_processes(run_dir)):
+            outcome.problems.append(f"processes of {run_dir.name} alive: {_describe(left)}")
     outcome.phase = "ended: no signal sent" if ended else phase_at(runs, sent_wall)
     return outcome
 

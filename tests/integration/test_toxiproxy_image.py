@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from docker import DockerClient
-from e2e_support import ROOT
+from e2e_support import ROOT, run_processes
 
 from harness.faults.toxiproxy_server import CONTAINER_LABEL
 
@@ -33,8 +33,11 @@ def command(reports: Path) -> list[str]:
 
 
 def containers(engine: DockerClient) -> list[str]:
+    """Names of the harness's Toxiproxy containers, from the list call alone (``sparse``: a
+    container removed between the list and an inspect would raise NotFound)."""
     selector: dict[str, str | list[str] | bool] = {"label": CONTAINER_LABEL}
-    return [str(c.name) for c in engine.containers.list(all=True, filters=selector)]
+    listed = engine.containers.list(all=True, sparse=True, filters=selector)
+    return [str(c.attrs["Names"][0]).lstrip("/") for c in listed]
 
 
 def test_a_run_on_the_image_passes_and_leaves_nothing(
@@ -79,8 +82,13 @@ def test_sigkill_mid_fault_the_reaper_removes_the_container(
     proc.kill()
     proc.communicate(timeout=60)
     killed = time.monotonic()
-    while containers(docker_engine) and time.monotonic() - killed < REAP_BOUND:
+    (run_dir,) = (tmp_path / "runs").iterdir()
+
+    def left() -> list[str]:
+        return containers(docker_engine) + [f"pid {p.pid}" for p in run_processes(run_dir)]
+
+    while left() and time.monotonic() - killed < REAP_BOUND:
         time.sleep(0.1)
     took = time.monotonic() - killed
-    print(f"Toxiproxy container left {took:.2f}s after the kill: {containers(docker_engine)}")
-    assert containers(docker_engine) == [], f"still there {took:.1f}s after the kill"
+    print(f"{took:.2f}s after the kill, left: {left()}")
+    assert left() == [], f"still there {took:.1f}s after the kill"

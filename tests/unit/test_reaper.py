@@ -84,6 +84,43 @@ def test_an_unfinished_run_is_reaped_with_its_unrecorded_processes(
     assert read_record(state.path).finished
 
 
+LAUNCHER = """
+import os, signal, subprocess, sys, time
+def late(*_):  # a process of the run that starts another as it is stopped: the first scan missed it
+    env = {**os.environ, "HARNESS_RUN_ID": sys.argv[1]}
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env,
+                             start_new_session=True)
+    print(child.pid, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, late)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_process_started_while_reaping_is_found_by_a_rescan(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != RUN_MARKER}
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, "run-z"], env=env, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    assert launcher.stdout is not None
+    assert launcher.stdout.readline().strip() == "ready"
+    state = _state(tmp_path, "run-z")
+    state.add_process("launcher", launcher.pid)
+    try:
+        outcome = reap_if_abandoned(state.path, "run-z", timeout=10)
+        late = psutil.Process(int(launcher.stdout.readline()))
+        assert _gone(late), outcome
+        assert outcome.count("[") == 2, outcome  # the launcher and the late one, both named
+        assert read_record(state.path).finished
+    finally:
+        launcher.wait(timeout=5)
+        launcher.stdout.close()
+        for proc in marked_processes("run-z"):
+            proc.kill()
+
+
 @pytest.mark.parametrize("kept", [False, True], ids=["finished", "kept"])
 def test_a_finished_or_kept_run_is_left_alone(
     kept: bool, tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]
