@@ -54,7 +54,7 @@ from harness.prepare import Prepared, check_time_scale, scale_warnings
 from harness.reaper import Watchdog
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
-from harness.signals import Terminated, interruptible, shielded
+from harness.signals import Terminated, deferring, interruptible, shielded
 from harness.state import StateFile, is_alive
 from harness.targets.base import Target, TargetContext, hook_sender
 from harness.targets.bridge import host_gateway
@@ -136,19 +136,21 @@ class Runner:
         reap_leftovers(self.options.reports_dir)
         run_id = new_run_id(prepared.scenario.name, self.options.run_label)
         run_dir = self.options.reports_dir / "runs" / run_id
-        (run_dir / "logs").mkdir(parents=True)
-        shutil.copyfile(prepared.path, run_dir / "scenario.yaml")
-        timeline = Timeline(self.options.time_scale, contract=prepared.system.contract)
-        for warning in scale_warnings(prepared, self.options.time_scale):
-            log.warning("%s: %s", prepared.scenario.name, warning)
-        state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
-        watchdog = Watchdog.start(state.path, run_id, run_dir / "logs" / "reaper.log")  # first
+        with deferring() as pending:  # a run folder comes whole, its state and its reaper with it
+            (run_dir / "logs").mkdir(parents=True)
+            shutil.copyfile(prepared.path, run_dir / "scenario.yaml")
+            timeline = Timeline(self.options.time_scale, contract=prepared.system.contract)
+            for warning in scale_warnings(prepared, self.options.time_scale):
+                log.warning("%s: %s", prepared.scenario.name, warning)
+            state = StateFile(run_dir / "state.json", run_id, keep_env=self.options.keep_env)
+            watchdog = Watchdog.start(state.path, run_id, run_dir / "logs" / "reaper.log")
         stack = ExitStack()
         aborted: Aborted | None = None
         interrupted: KeyboardInterrupt | None = None
         try:
             with interruptible():  # the shield goes up before SIGTERM's handler comes down
                 try:
+                    pending.raise_now()  # a signal while the folder was made: sealed as interrupted
                     execution = _Execution(
                         self.options, prepared, timeline, state, stack, run_id, run_dir
                     )

@@ -41,25 +41,45 @@ def interruptible() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class Pending:
+    """The interrupts a ``deferring`` block received, raised when the caller is ready."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def raise_now(self) -> None:
+        """Raise the first interrupt received (Terminated for SIGTERM), if any."""
+        if not self.received:
+            return
+        sig = signal.Signals(self.received[0])
+        self.received.clear()
+        if sig == signal.SIGTERM:
+            raise Terminated(f"received signal {sig.name}")
+        raise KeyboardInterrupt
+
+
 @contextmanager
-def shielded() -> Iterator[None]:
-    """Defer SIGINT and SIGTERM until the block is done, then raise the interrupt it got."""
+def deferring() -> Iterator[Pending]:
+    """Hold SIGINT and SIGTERM back during the block; the caller raises them with raise_now()."""
+    pending = Pending()
     if not _on_main_thread():
-        yield
+        yield pending
         return
-    received: list[int] = []
 
     def remember(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
+        pending.received.append(signum)
 
     previous = {sig: signal.signal(sig, remember) for sig in _HANDLED}
     try:
-        yield
+        yield pending
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if received:
-        sig = signal.Signals(received[0])
-        if sig == signal.SIGTERM:
-            raise Terminated(f"received {sig.name} during cleanup")
-        raise KeyboardInterrupt
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Defer SIGINT and SIGTERM until the block is done, then raise the interrupt it got."""
+    with deferring() as pending:
+        yield
+    pending.raise_now()
