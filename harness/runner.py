@@ -43,6 +43,7 @@ from harness.faults.toxiproxy_server import private_toxiproxy
 from harness.hookspecs import plugin_manager
 from harness.observe.collector import Collector
 from harness.observe.guards import GuardMonitor
+from harness.observe.held import FaultWatch, overrun
 from harness.observe.load import LoadRunner
 from harness.observe.probes import Sampler, sample
 from harness.observe.senders import SinkUrls
@@ -320,6 +321,7 @@ class _Execution:
         self.mode: Mode = "automated"
         self.tripped: GuardEntry | None = None
         self._tripped_event = threading.Event()
+        self._watch: FaultWatch | None = None
 
     def go(self) -> None:
         self._phase("setup")
@@ -507,6 +509,9 @@ class _Execution:
         )
         guards.start()
         self.stack.callback(guards.stop)
+        watch = self._watch = FaultWatch(self.timeline, self.target.exited)
+        watch.start()
+        self.stack.callback(watch.stop)
         if self.scenario.load:  # users first: they are active before the first fault
             users = LoadRunner(
                 self.scenario.load,
@@ -550,6 +555,8 @@ class _Execution:
         counters.stop()
         with httpx.Client() as client:
             self._drain(client, endpoints)
+            watch.stop()
+            watch.check_now()  # the last look, before anything is stopped on purpose
             self._phase("verify")
             if counters:
                 counters.sample_all()
@@ -632,12 +639,19 @@ class _Execution:
 
         started = timeline.now()  # the moment the fault acts, not when its driver returns
         handle = driver.inject(fault, fault_id)
+        applied = timeline.now()  # a restart's fault is its whole inject: held from here
         undo = handle.undo
+
+        planned = timeline.scaled(fault.duration)
+        watch = self._watch
 
         def heal_and_record() -> None:
             at = timeline.now()
             undo()
             timeline.append(entry("heal", at))
+            late = overrun(planned, at - applied)
+            if late is not None and watch is not None:
+                watch.report("fault_overran", fault_id, f"fault {fault_id} {late}")
 
         handle.undo = heal_and_record
         self.stack.callback(handle.heal)  # at once: nothing may stand between inject and this
@@ -645,6 +659,8 @@ class _Execution:
             handle.detail = {**handle.detail, "bytes_at_inject": before}
 
         timeline.append(entry("inject", started))
+        if watch is not None:
+            watch.track(fault_id, handle)
         return handle
 
     def _traffic(self, target: Target) -> dict[str, int]:

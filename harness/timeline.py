@@ -96,6 +96,24 @@ class RejectedPostEntry(_Entry):
     peer: str = Field(default="", description="the client's address, host:port")
 
 
+UnplannedCause = Literal["fault_lifted", "fault_overran", "fault_unchecked", "process_died"]
+
+
+class UnplannedEntry(_Entry):
+    """Something the harness did not plan changed the experiment: what held was not the plan.
+
+    A fault lifted by someone else (a proxy re-enabled, a toxic removed through Toxiproxy's
+    API), a fault held longer than planned (the harness stalled), a fault that could not be
+    checked, or a service the harness started that died outside any fault. Every verdict of
+    the run is then broken ("cannot tell"), never failed against the automation.
+    """
+
+    kind: Literal["unplanned"] = "unplanned"
+    cause: UnplannedCause
+    subject: str = Field(description="the fault id, or the service")
+    detail: str
+
+
 class ProbeEntry(_Entry):
     """One sample of a steady-state probe."""
 
@@ -254,7 +272,8 @@ Entry = Annotated[
     | StateEntry
     | CounterEntry
     | HttpEntry
-    | RejectedPostEntry,
+    | RejectedPostEntry
+    | UnplannedEntry,
     Field(discriminator="kind"),
 ]
 _ENTRIES: TypeAdapter[list[Entry]] = TypeAdapter(list[Entry])
@@ -275,6 +294,7 @@ E = TypeVar(
     CounterEntry,
     HttpEntry,
     RejectedPostEntry,
+    UnplannedEntry,
 )
 
 

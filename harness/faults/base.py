@@ -79,8 +79,20 @@ class Injected:
     target: str
     undo: Callable[[], None]
     detail: Mapping[str, JsonScalar] = field(default_factory=dict)
+    check: Callable[[], str | None] | None = None
+    """Why the fault no longer holds (someone else lifted it), or None while it holds."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     healed: bool = False
+
+    def lifted(self) -> str | None:
+        """Why the fault stopped holding though nobody healed it; None if held, healed, unknown.
+
+        Checked under the heal's lock: a heal under way is never mistaken for a lift.
+        """
+        if self.check is None:
+            return None
+        with self._lock:
+            return None if self.healed else self.check()
 
     def heal(self) -> bool:
         """Undo the fault if still active; return True if this call healed it."""

@@ -40,7 +40,12 @@ class PartitionDriver:
         def reconnect() -> None:
             client.update_proxy(proxy, enabled=True)
 
-        return Injected(target=fault.edge, undo=reconnect, detail={"proxy": proxy})
+        def still_cut() -> str | None:
+            if client.get_proxy(proxy).enabled:
+                return f"proxy {proxy} of {fault.edge} was enabled again by someone else"
+            return None
+
+        return Injected(target=fault.edge, undo=reconnect, detail={"proxy": proxy}, check=still_cut)
 
 
 class FlapDriver:
@@ -101,10 +106,17 @@ class ToxicDriver:
         )
         detail: dict[str, JsonScalar] = {"proxy": proxy, "toxic": name, "stream": fault.stream}
         detail.update(attributes)
+
+        def still_toxic() -> str | None:
+            if not any(t.name == name for t in client.toxics(proxy)):
+                return f"toxic {name} on {fault.edge} was removed by someone else"
+            return None
+
         return Injected(
             target=fault.edge,
             undo=lambda: client.remove_toxic(proxy, name, missing_ok=True),
             detail=detail,
+            check=still_toxic,
         )
 
     def _attributes(self, fault: ToxicFault) -> dict[str, int]:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.clock import format_offset
 from harness.contract import MissingVocabulary
 from harness.durations import render_duration
-from harness.timeline import Entry, Timeline, TrafficEntry
+from harness.timeline import Entry, Timeline, TrafficEntry, UnplannedEntry
 
 
 class Status(StrEnum):
@@ -125,7 +125,35 @@ def judge(expectations: Sequence[Any], timeline: Timeline) -> list[Verdict]:
             )
             continue
         verdicts.append(check(expectation, timeline))
-    return verdicts
+    return confounded(verdicts, timeline)
+
+
+def confounded(verdicts: Sequence[Verdict], timeline: Timeline) -> list[Verdict]:
+    """Passed and failed verdicts of a run whose plan did not hold become broken (cannot tell).
+
+    A fault someone else lifted, a fault held past its plan, a service that died outside any
+    fault: what the system was judged against is not what the scenario says, so neither a pass
+    nor a failure can be trusted. The verdict it would have been stays in the summary.
+    """
+    unplanned = timeline.of(UnplannedEntry)
+    if not unplanned:
+        return list(verdicts)
+    why = "; ".join(e.detail for e in unplanned[:3])
+    more = f" (and {len(unplanned) - 3} more)" if len(unplanned) > 3 else ""
+    head = f"cannot tell: the plan did not hold: {why}{more}"
+
+    def recast(v: Verdict) -> Verdict:
+        if v.status is Status.BROKEN:  # its own reason stands, after the cause
+            summary = f"{head}; and: {v.summary}"
+        else:
+            summary = f"{head}; judged as planned it would have {v.status.value}: {v.summary}"
+        evidence = (*unplanned, *v.evidence)
+        return v.model_copy(
+            update={"status": Status.BROKEN, "summary": summary, "evidence": evidence}
+        )
+
+    judged = (Status.PASSED, Status.FAILED, Status.BROKEN)
+    return [recast(v) if v.status in judged else v for v in verdicts]
 
 
 def unreached_faults(timeline: Timeline) -> list[tuple[str, tuple[Entry, ...]]]:
@@ -199,6 +227,8 @@ def describe(entry: Entry) -> str:
             return f"{at} http {entry.edge}: {entry.requests} requests ({shown})"
         case "guard":
             return f"{at} guard {entry.guard} TRIPPED: {entry.detail}"
+        case "unplanned":
+            return f"{at} UNPLANNED {entry.cause}: {entry.detail}"
         case "step":
             state = "done" if entry.ok else "FAILED"
             return f"{at} runbook step {entry.index} {entry.step} {state}: {entry.detail}"

@@ -92,6 +92,10 @@ class Target(ServiceControl, Protocol):
         """The Toxiproxy proxy that realises ``edge``."""
         ...
 
+    def exited(self) -> Mapping[str, str]:
+        """Services that stopped though the harness neither stopped nor killed them: how."""
+        ...
+
 
 def hook_spec(ctx: TargetContext, hook: str) -> Hook:
     """The system's hook ``hook``; a TargetError saying how to declare it if there is none."""

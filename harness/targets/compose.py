@@ -170,6 +170,7 @@ class ComposeTarget:
         self._followers: dict[str, _Follower] = {}
         self._toxiproxy: ToxiproxyClient | None = None
         self._up = False
+        self._down: set[str] = set()  # services the harness stopped, killed or is restarting
 
     # --- Target protocol ------------------------------------------------------------------
 
@@ -203,6 +204,7 @@ class ComposeTarget:
 
     def stop(self) -> None:
         """Stop the services in reverse order (Toxiproxy keeps running for its counters)."""
+        self._down.update(self._ctx.system.services)
         for name in reversed(list(self._ctx.system.services)):
             container = self._find(name)
             if container is not None:
@@ -250,8 +252,24 @@ class ComposeTarget:
 
     # --- process faults ---------------------------------------------------------------------
 
+    def exited(self) -> Mapping[str, str]:
+        """Declared services whose container stopped though the harness did not stop it."""
+        if not self._up:
+            return {}
+        selector: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={self.project}"}
+        found = {}
+        for container in self._docker.containers.list(all=True, filters=selector):
+            name = container.labels.get(SERVICE_LABEL, "")
+            if name not in self._ctx.system.services or name in self._down:
+                continue
+            if container.status in ("exited", "dead"):
+                code = container.attrs.get("State", {}).get("ExitCode")
+                found[name] = f"container {container.name} {container.status} (code {code})"
+        return found
+
     def kill(self, name: str) -> None:
         """SIGKILL the service's container, as a crash would."""
+        self._down.add(name)
         container = self._running(name)
         container.kill(signal="SIGKILL")
         self._wait_status(container, {"exited", "dead"})
@@ -268,6 +286,7 @@ class ComposeTarget:
         self._published[name] = self._publish(name, self._spec.ports[name])
         self._wire_http(name)
         self._await_healthy(name)
+        self._down.discard(name)
         self._follow(name)
 
     def freeze(self, name: str) -> None:
@@ -284,11 +303,13 @@ class ComposeTarget:
     def restart(self, name: str) -> None:
         """Stop the container gracefully, start it again, wait for its health."""
         container = self._running(name)
+        self._down.add(name)
         container.restart(timeout=STOP_GRACE)
         self._stop_follower(name)  # its stream ended when the container stopped
         self._published[name] = self._publish(name, self._spec.ports[name])
         self._wire_http(name)
         self._await_healthy(name)
+        self._down.discard(name)
         self._follow(name)
 
     def run_hook(self, hook: str, values: Mapping[str, str]) -> str:

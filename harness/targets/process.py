@@ -108,6 +108,16 @@ class ProcessTarget:
         """The proxy name of ``edge``: the run id and the edge, so runs never share one."""
         return f"{self._ctx.run_id}.{edge.replace('->', '.to.')}"
 
+    def exited(self) -> Mapping[str, str]:
+        """Services whose process ended though the harness did not stop it (a kill pops first)."""
+        found = {}
+        for name, running in list(self._running.items()):
+            code = running.proc.poll()
+            if code is not None:
+                how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"code {code}"
+                found[name] = f"exited ({how}), pid {running.proc.pid}"
+        return found
+
     def service_pids(self) -> dict[str, int]:
         """The pid of each running service."""
         return {name: r.proc.pid for name, r in self._running.items()}
