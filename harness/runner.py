@@ -134,6 +134,10 @@ class Runner:
         if mode == "no-automation":
             _check_drill(prepared)
         check_time_scale(prepared, self.options.time_scale)  # before anything starts
+        if not self.options.keep_env:  # a malformed signing key, before the run, not at its seal
+            from harness.report.signing import signing_key
+
+            signing_key()
         reap_leftovers(self.options.reports_dir)
         run_id = new_run_id(prepared.scenario.name, self.options.run_label)
         run_dir = self.options.reports_dir / "runs" / run_id

@@ -82,20 +82,36 @@ def verify_reports(reports_dir: Path) -> Verification:
     found = Verification()
     runs = reports_dir / "runs"
     dirs = sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+    from harness.report.signing import SIGNATURE, fingerprint, read_signature, trusted_keys
+
     recorded: dict[str, Path] = {}
+    signed: dict[str, str] = {}  # run id -> the key the history saw sign it
+    trusted = trusted_keys()
     if history_path(reports_dir).exists():
         try:
             with History(history_path(reports_dir)) as history:
                 recorded = {r.run_id: reports_dir / r.bundle for r in history.runs()}
+                signed, trusted = history.signatures(), trusted | history.keys()
         except HarnessError as exc:
             found.problems.append(BundleProblem(history_path(reports_dir), "", exc.what))
+    by_bundle = {recorded[run_id]: key for run_id, key in signed.items() if run_id in recorded}
     sealed = {p for p in dirs if (p / MANIFEST).exists()} | set(recorded.values())
     for bundle in sorted(sealed):
         found.checked += 1
         if not bundle.is_dir():
             found.problems.append(BundleProblem(bundle, "", "missing: the history records it"))
             continue
-        hashed = verify_bundle(bundle)
+        hashed = verify_bundle(bundle, trusted)
+        if bundle in by_bundle:  # a signature removed, or replaced by another trusted key's
+            try:
+                now = read_signature(bundle)
+            except ValueError:
+                now = None  # verify_bundle named it
+            if now is None or now.public_key != by_bundle[bundle]:
+                was = fingerprint(by_bundle[bundle])
+                what = "unsigned" if now is None else f"signed by {fingerprint(now.public_key)}"
+                hashed.append(BundleProblem(bundle, SIGNATURE, f"{what}; the history "
+                                            f"recorded it signed by key {was}"))  # fmt: skip
         # a rewritten manifest hides an edit from the hashes, not from the timeline's own verdict
         found.problems += hashed or rejudge_bundle(bundle)
     found.unsealed = [p for p in dirs if p not in sealed]

@@ -26,7 +26,7 @@ import harness
 from harness.errors import HarnessError
 from harness.secrets import is_secret
 
-ENVIRONMENT, MANIFEST = "environment.json", "manifest.json"
+ENVIRONMENT, MANIFEST, SIGNATURE = "environment.json", "manifest.json", "manifest.sig"
 FORMAT = 1
 MAX_FILES = 10_000
 """A bundle holds a run's few result files and logs; more than this is not a run directory."""
@@ -173,8 +173,13 @@ def environment(
     )
 
 
-def seal_bundle(run_dir: Path, env: Environment, *, now: datetime | None = None) -> Manifest:
-    """Write ``environment.json``, then ``manifest.json`` over every file; once only."""
+def seal_bundle(
+    run_dir: Path, env: Environment, *, now: datetime | None = None, sign: bool = True
+) -> Manifest:
+    """Write ``environment.json``, then ``manifest.json`` over every file; once only.
+
+    With ``sign`` (and a key: see ``signing.py``), ``manifest.sig`` signs the manifest.
+    """
     if (run_dir / MANIFEST).exists():
         raise BundleError(
             what="the bundle is already sealed; a bundle is written once",
@@ -195,8 +200,32 @@ def seal_bundle(run_dir: Path, env: Environment, *, now: datetime | None = None)
         created_at=(now or datetime.now(UTC)).astimezone(UTC),
         files=[_describe(run_dir, rel) for rel in _regular_files(run_dir)],
     )
-    _write_once(run_dir / MANIFEST, manifest.model_dump_json(indent=1))
+    text = manifest.model_dump_json(indent=1)
+    key = None
+    if sign:
+        from harness.report import signing  # cryptography: only once a run is sealed
+
+        key = signing.signing_key()
+    _write_once(run_dir / MANIFEST, text)
+    if key is not None:
+        signature = signing.sign(text.encode("utf-8"), key)
+        _write_once(run_dir / signing.SIGNATURE, signature.model_dump_json(indent=1))
     return manifest
+
+
+def _signature_problems(run_dir: Path, trusted: set[str] | None) -> list[BundleProblem]:
+    from harness.report import signing
+
+    try:
+        signature = signing.read_signature(run_dir)
+        manifest = (run_dir / MANIFEST).read_bytes()
+    except (OSError, ValueError) as exc:
+        return [BundleProblem(run_dir, SIGNATURE, f"unreadable: {exc}")]
+    if signature is None:
+        return []
+    keys = signing.trusted_keys() if trusted is None else trusted
+    problem = signing.signature_problem(manifest, signature, keys)
+    return [] if problem is None else [BundleProblem(run_dir, SIGNATURE, problem)]
 
 
 def _write_once(path: Path, text: str) -> None:
@@ -221,7 +250,7 @@ def _walk(run_dir: Path) -> dict[str, bool]:
         for name in [*names, *links]:
             path = Path(root) / name
             rel = path.relative_to(run_dir).as_posix()
-            if rel != MANIFEST:
+            if rel not in (MANIFEST, SIGNATURE):
                 found[rel] = path.is_file() and not path.is_symlink()
             if len(found) > MAX_FILES:
                 raise BundleError(
@@ -266,14 +295,20 @@ def read_manifest(run_dir: Path) -> Manifest:
         ) from None
 
 
-def verify_bundle(run_dir: Path) -> list[BundleProblem]:
-    """Every file missing, changed or added since the bundle was sealed (empty: intact)."""
+def verify_bundle(run_dir: Path, trusted: set[str] | None = None) -> list[BundleProblem]:
+    """Every file missing, changed or added since the bundle was sealed (empty: intact).
+
+    A signed bundle's signature must match its manifest and be by a ``trusted`` key (default:
+    this machine's and HARNESS_TRUSTED_KEYS'); an unsigned bundle is checked by its hashes.
+    """
     try:
         manifest = read_manifest(run_dir)
         present = _walk(run_dir)
     except BundleError as exc:
         return [BundleProblem(run_dir, MANIFEST, exc.what)]
     problems: list[BundleProblem] = []
+    if (run_dir / SIGNATURE).exists() or (run_dir / SIGNATURE).is_symlink():
+        problems += _signature_problems(run_dir, trusted)
     listed = {f.path: f for f in manifest.files}
     for rel, expected in sorted(listed.items()):
         if rel not in present:

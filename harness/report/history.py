@@ -30,7 +30,7 @@ from harness.report.bundle import (
 )
 from harness.timeline import Timeline
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT = 30.0
 """Seconds to wait for another process (an xdist worker) that is writing the history."""
 
@@ -60,8 +60,18 @@ CREATE TABLE verdicts (
   summary TEXT NOT NULL,
   PRIMARY KEY (run_id, position)
 )""",
+    """
+CREATE TABLE signatures (
+  run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+  public_key TEXT NOT NULL             -- base64 Ed25519: who signed the bundle's manifest
+)""",
+    """
+CREATE TABLE keys (
+  public_key TEXT PRIMARY KEY,         -- a key whose bundles were indexed: trusted from then on
+  first_run TEXT NOT NULL
+)""",
 )
-"""The statements of schema version 2 (one by one: ``executescript`` would commit first)."""
+"""The statements of schema version 3 (one by one: ``executescript`` would commit first)."""
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 1 -> 2: a verdict may also be aborted (a guard tripped) or interrupted; version 1's CHECK
     # refused them, so such runs never reached the history. SQLite cannot change a CHECK: the
@@ -72,6 +82,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "INSERT INTO verdicts SELECT * FROM verdicts_v1",
         "DROP TABLE verdicts_v1",
     ),
+    # 2 -> 3: which bundles were signed, and by which keys (signing came after)
+    2: (_SCHEMA[3], _SCHEMA[4]),
 }
 _VERDICTS: TypeAdapter[list[Verdict]] = TypeAdapter(list[Verdict])
 
@@ -106,6 +118,8 @@ class HistoryRun:
     sealed_at: str
     harness_version: str
     verdicts: tuple[RunVerdict, ...] = ()
+    signed_by: str | None = None
+    """The public key (base64) that signed the bundle's manifest; None: unsigned."""
 
     def scenario_mttr(self) -> float | None:
         """MTTR in the scenario's time (measured / time scale)."""
@@ -118,11 +132,14 @@ class HistoryRun:
 
 def read_bundle(bundle: Path, reports_dir: Path) -> HistoryRun:
     """A sealed bundle as a history row: its environment, verdicts and the timeline's KPIs."""
+    from harness.report.signing import read_signature  # cryptography, only when reading one
+
     manifest = read_manifest(bundle)
     try:
         env = Environment.model_validate_json((bundle / ENVIRONMENT).read_bytes())
         timeline = Timeline.from_json((bundle / "timeline.json").read_text(encoding="utf-8"))
         verdicts = _VERDICTS.validate_json((bundle / "verdicts.json").read_bytes())
+        signature = read_signature(bundle)
     except (OSError, ValueError, KeyError) as exc:  # ValidationError is a ValueError
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BundleError(
@@ -145,6 +162,7 @@ def read_bundle(bundle: Path, reports_dir: Path) -> HistoryRun:
         sealed_at=manifest.created_at.astimezone(UTC).isoformat(),
         harness_version=env.harness_version,
         verdicts=tuple(RunVerdict(v.policy, v.status.value, v.summary) for v in verdicts),
+        signed_by=signature.public_key if signature else None,
     )
 
 
@@ -251,9 +269,25 @@ class History:
             (run.run_id, i, v.policy, v.outcome, v.summary) for i, v in enumerate(run.verdicts)
         ]
         with self._transaction():
+            self._db.execute("DELETE FROM signatures WHERE run_id = ?", (run.run_id,))
             self._db.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
             self._db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             self._db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)", verdicts)
+            if run.signed_by is not None:
+                self._db.execute(
+                    "INSERT INTO signatures VALUES (?, ?)", (run.run_id, run.signed_by)
+                )
+                self._db.execute(
+                    "INSERT OR IGNORE INTO keys VALUES (?, ?)", (run.signed_by, run.run_id)
+                )
+
+    def keys(self) -> set[str]:
+        """Public keys of the signed bundles indexed so far: trusted for later ones."""
+        return {k for (k,) in self._db.execute("SELECT public_key FROM keys").fetchall()}
+
+    def signatures(self) -> dict[str, str]:
+        """Run id -> the public key that signed its bundle, for every signed recorded run."""
+        return dict(self._db.execute("SELECT run_id, public_key FROM signatures").fetchall())
 
     def sealed_at(self) -> dict[str, str]:
         """Run id -> when its bundle was sealed, for every recorded run."""
@@ -351,11 +385,14 @@ def history_path(reports_dir: Path) -> Path:
 
 def index_bundles(reports_dir: Path, *, again: bool = False) -> IndexResult:
     """Add every sealed bundle under ``reports_dir/runs`` not yet recorded (``again``: all)."""
+    from harness.report.signing import trusted_keys
+
     result = IndexResult()
     runs = reports_dir / "runs"
     bundles = sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
     with History(history_path(reports_dir)) as history:
         known = {} if again else history.sealed_at()
+        trusted = trusted_keys() | history.keys()
         for bundle in bundles:
             if not (bundle / MANIFEST).exists():
                 result.unsealed.append(bundle)
@@ -364,7 +401,7 @@ def index_bundles(reports_dir: Path, *, again: bool = False) -> IndexResult:
                 if bundle.name in known and _sealed_at(bundle) == known[bundle.name]:
                     result.unchanged.append(bundle.name)
                     continue
-                _check(bundle)
+                _check(bundle, trusted)
                 run = read_bundle(bundle, reports_dir)
             except BundleError as exc:
                 result.problems.append(exc)
@@ -374,9 +411,12 @@ def index_bundles(reports_dir: Path, *, again: bool = False) -> IndexResult:
     return result
 
 
-def _check(bundle: Path) -> None:
-    """Refuse a bundle changed since it was sealed (re-judging is ``--verify``'s: it is slow)."""
-    problems = verify_bundle(bundle)
+def _check(bundle: Path, trusted: set[str]) -> None:
+    """Refuse a bundle changed since it was sealed, or signed by a key not trusted here.
+
+    Re-judging is ``--verify``'s: it is slow.
+    """
+    problems = verify_bundle(bundle, trusted)
     if problems:
         raise BundleError(
             what="not indexed: it fails verification",

@@ -103,7 +103,12 @@ def test_a_reports_dir_that_cannot_hold_a_history_is_a_clear_error(tmp_path: Pat
 
 
 def _forge(run_dir: Path, status: str) -> None:
-    """Edit verdicts.json and rewrite the manifest's hash and size, as a forger would."""
+    """Edit verdicts.json and rewrite the manifest's hash and size, as a forger would.
+
+    The forger has no signing key, so also removes the signature: an unsigned bundle the
+    history never saw is checked by its hashes, and its verdicts by re-judging.
+    """
+    (run_dir / "manifest.sig").unlink()
     verdicts = json.loads((run_dir / "verdicts.json").read_text())
     verdicts[0]["status"] = status
     (run_dir / "verdicts.json").write_text(json.dumps(verdicts))

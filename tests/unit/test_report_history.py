@@ -13,6 +13,7 @@ from harness.report.history import (
     SCHEMA_VERSION,
     History,
     HistoryError,
+    history_path,
     index_bundles,
     read_bundle,
 )
@@ -116,6 +117,22 @@ def test_the_schema_version_is_sqlites_user_version(tmp_path: Path) -> None:
     db.close()
 
 
+def test_a_version_2_history_learns_which_bundles_are_signed(tmp_path: Path) -> None:
+    sealed_run(tmp_path, "pp-1")
+    index_bundles(tmp_path)
+    db = sqlite3.connect(tmp_path / "history.sqlite")  # make it what version 2 wrote
+    db.execute("DROP TABLE signatures")
+    db.execute("DROP TABLE keys")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    sealed_run(tmp_path, "pp-2")
+    assert index_bundles(tmp_path).indexed == ["pp-2"]
+    with History(history_path(tmp_path)) as history:
+        assert list(history.signatures()) == ["pp-2"]  # pp-1 again with `harness report --reindex`
+        assert len(history.keys()) == 1
+
+
 def test_a_history_from_a_newer_harness_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite"
     History(path).close()
@@ -170,6 +187,8 @@ def test_a_version_1_history_is_migrated_keeping_its_runs(tmp_path: Path) -> Non
     index_bundles(tmp_path)
     before = rows(tmp_path)
     db = sqlite3.connect(tmp_path / "history.sqlite")  # make it what version 1 wrote
+    db.execute("DROP TABLE signatures")
+    db.execute("DROP TABLE keys")
     db.execute("ALTER TABLE verdicts RENAME TO v")
     db.execute(V1_VERDICTS)
     db.execute("INSERT INTO verdicts SELECT * FROM v")
