@@ -55,6 +55,7 @@ from harness.prepare import Prepared, check_time_scale, scale_warnings
 from harness.reaper import Watchdog
 from harness.report import archive_run
 from harness.report.kpi import RunKpis, run_kpis
+from harness.scale_floor import measured_scale_warnings
 from harness.signals import Terminated, deferring, interruptible, shielded
 from harness.state import StateFile, is_alive
 from harness.targets.base import Target, TargetContext, hook_sender
@@ -205,6 +206,12 @@ class Runner:
             verdicts = [runbook_verdict(prepared.runbook, timeline), *judge(kept, timeline)]
         else:
             verdicts = judge(prepared.scenario.expectations, timeline)
+        if interrupted is None and aborted is None:
+            declared = prepared.system.min_time_scale is not None
+            for warning in measured_scale_warnings(
+                prepared.scenario.expectations, timeline, declared=declared
+            ):
+                log.warning("%s: %s", prepared.scenario.name, warning)
         (run_dir / "verdicts.json").write_text(
             "[" + ",\n".join(v.model_dump_json() for v in verdicts) + "]", encoding="utf-8"
         )

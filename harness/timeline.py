@@ -84,16 +84,22 @@ class EscalationEntry(_Entry):
 
 
 class RejectedPostEntry(_Entry):
-    """A POST to a sink without a valid token, refused (401): never an event, never judged.
+    """A POST to a sink that was refused: never an event, never judged.
 
-    The harness gave each declared service its own URL; a post without one came from a process
-    that was not given it (or a stale token), so it is evidence of a forgery, not of the system.
+    Without a valid token (401): the harness gave each declared service its own URL, so a post
+    without one came from a process that was not given it (or a stale token): evidence of a
+    forgery, not of the system. From a declared sender (``sender`` set; 400, 411, 413, 408): a
+    body that is no event or escalation, shown so that a reader can tell "the automation never
+    said it" from "the automation said it in a form the harness refused".
     """
 
     kind: Literal["rejected_post"] = "rejected_post"
     path: str = Field(description="the request's path, any token in it masked as ***")
     reason: str
     peer: str = Field(default="", description="the client's address, host:port")
+    status: int = Field(default=401, description="the HTTP status the sink answered")
+    sender: str = Field(default="", description="the declared sender whose token it carried")
+    excerpt: str = Field(default="", description="the body's first bytes, as text")
 
 
 UnplannedCause = Literal["fault_lifted", "fault_overran", "fault_unchecked", "process_died"]

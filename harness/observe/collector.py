@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 from harness.contract import EventFields
-from harness.observe.senders import CLAIMED, Senders, SinkUrls, mask_path
+from harness.observe.senders import CLAIMED, Route, Senders, SinkUrls, mask_path
 from harness.timeline import (
     EscalationEntry,
     EventEntry,
@@ -43,7 +43,9 @@ FLATTEN_DEPTH = 4
 """Nested objects in an event become dotted attributes (``job.id``) down to this depth."""
 DEFAULT_FIELDS = EventFields()
 MAX_REJECTED_ENTRIES = 100
-"""Posts without a valid token recorded one by one; past this they are only counted."""
+"""Refused posts recorded one by one (of each kind: forged, refused bodies); past this, counted."""
+EXCERPT_BYTES = 200
+"""How much of a refused body its timeline entry quotes."""
 
 
 class RejectedPayload(ValueError):
@@ -251,6 +253,27 @@ class Collector:
             RejectedPostEntry(t=self.timeline.now(), path=mask_path(path), reason=reason, peer=peer)
         )
 
+    def refuse_body(
+        self, sink: str, sender: str, status: int, reason: str, peer: str, body: bytes = b""
+    ) -> None:
+        """Count a body a declared sender posted and the sink refused; record the first ones."""
+        with self._lock:
+            self.rejected += 1
+            if self.rejected > MAX_REJECTED_ENTRIES:
+                return
+        excerpt = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+        self.timeline.append(
+            RejectedPostEntry(
+                t=self.timeline.now(),
+                path=sink,
+                reason=reason,
+                peer=peer,
+                status=int(status),
+                sender=sender,
+                excerpt=excerpt,
+            )
+        )
+
     def ingest_body(self, path: str, body: bytes, sender: str = "") -> int:
         """Record a body ``sender`` POSTed to ``path`` (``/events``); return its entry count.
 
@@ -288,36 +311,42 @@ def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
             if route is None:  # before anything is read: the body of a forgery is not wanted
                 host, port = self.client_address[:2]
                 collector.refuse_unauthorised(self.path, f"{host}:{port}")
-                self._refuse(HTTPStatus.UNAUTHORIZED, "no valid sink token: POST to your URL")
+                self._refuse(HTTPStatus.UNAUTHORIZED, "no valid sink token: POST to your URL", None)
                 return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
                 length = -1
             if "Transfer-Encoding" in self.headers:  # chunked: no length to bound the read
-                self._refuse(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks")
+                self._refuse(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks", route)
                 return
             if length < 0:  # never read "until EOF": the client waits for our answer
-                self._refuse(HTTPStatus.BAD_REQUEST, "bad Content-Length")
+                self._refuse(HTTPStatus.BAD_REQUEST, "bad Content-Length", route)
                 return
             if length > MAX_BODY:
-                self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+                self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large", route)
                 return
             try:
                 body = self._read_body(length)
             except TimeoutError:
-                self._refuse(HTTPStatus.REQUEST_TIMEOUT, "the body did not arrive in time")
+                self._refuse(HTTPStatus.REQUEST_TIMEOUT, "the body did not arrive in time", route)
                 return
             if len(body) < length:  # the client stopped sending: a cut body is no body
-                self._refuse(HTTPStatus.BAD_REQUEST, f"body of {len(body)} of {length} bytes")
+                self._refuse(
+                    HTTPStatus.BAD_REQUEST, f"body of {len(body)} of {length} bytes", route
+                )
                 return
             try:
                 count = collector.ingest_body(route.sink, body, route.sender)
             except LookupError:
                 self._answer(HTTPStatus.NOT_FOUND, {"error": "POST .../events or .../escalations"})
             except RejectedPayload as exc:
-                collector.rejected += 1
-                self._answer(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+                host, port = self.client_address[:2]
+                status = HTTPStatus.BAD_REQUEST
+                collector.refuse_body(
+                    route.sink, route.sender, status, str(exc), f"{host}:{port}", body
+                )
+                self._answer(status, {"error": str(exc)})
             else:
                 self._answer(HTTPStatus.ACCEPTED, {"accepted": count})
 
@@ -341,14 +370,19 @@ def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
                 self.connection.settimeout(STALL_TIMEOUT)
             return b"".join(chunks)
 
-        def _refuse(self, status: HTTPStatus, error: str) -> None:
-            """Answer a body that will not be read or recorded, count it, and close gently.
+        def _refuse(self, status: HTTPStatus, error: str, route: Route | None) -> None:
+            """Answer a body that will not be read, count it, and close gently.
 
-            Closing a socket with unread data resets the connection, and a client still sending
-            its body would lose the answer with it: what it sends for ``LINGER`` seconds more
-            is read and dropped first.
+            A declared sender's refused body also goes on the timeline. Closing a socket with
+            unread data resets the connection, and a client still sending its body would lose
+            the answer with it: what it sends for ``LINGER`` seconds more is read and dropped
+            first.
             """
-            collector.rejected += 1
+            if route is None:
+                collector.rejected += 1
+            else:
+                host, port = self.client_address[:2]
+                collector.refuse_body(route.sink, route.sender, status, error, f"{host}:{port}")
             self.close_connection = True
             try:
                 self._answer(status, {"error": error})

@@ -258,13 +258,15 @@ class ComposeTarget:
             return {}
         selector: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={self.project}"}
         found = {}
-        for container in self._docker.containers.list(all=True, filters=selector):
-            name = container.labels.get(SERVICE_LABEL, "")
+        # sparse: one call, no inspect per container (which fails for one removed meanwhile)
+        for container in self._docker.containers.list(all=True, filters=selector, sparse=True):
+            attrs = container.attrs
+            name = (attrs.get("Labels") or {}).get(SERVICE_LABEL, "")
             if name not in self._ctx.system.services or name in self._down:
                 continue
-            if container.status in ("exited", "dead"):
-                code = container.attrs.get("State", {}).get("ExitCode")
-                found[name] = f"container {container.name} {container.status} (code {code})"
+            if attrs.get("State") in ("exited", "dead"):
+                names = ",".join(n.lstrip("/") for n in attrs.get("Names") or [])
+                found[name] = f"container {names} {attrs.get('Status', attrs['State'])}"
         return found
 
     def kill(self, name: str) -> None:

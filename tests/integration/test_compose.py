@@ -31,7 +31,7 @@ from e2e_support import (
 
 from harness.errors import ToxiproxyError
 from harness.faults.toxiproxy import ToxiproxyClient
-from harness.targets.compose import COMPOSE_ENV, PROJECT_LABEL
+from harness.targets.compose import COMPOSE_ENV, PROJECT_LABEL, SERVICE_LABEL
 
 pytestmark = [pytest.mark.integration, pytest.mark.compose]
 
@@ -43,7 +43,8 @@ REAP_BOUND = 60.0  # seconds for the reaper to remove a compose project (`down` 
 def leftovers(engine: DockerClient, project: str) -> list[str]:
     """Containers and networks of a compose project that still exist."""
     selector: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
-    containers = [f"container {c.name}" for c in engine.containers.list(all=True, filters=selector)]
+    listed = engine.containers.list(all=True, filters=selector, sparse=True)  # no inspect: no 404
+    containers = [f"container {str(c.attrs['Names'][0]).lstrip('/')}" for c in listed]
     networks = [f"network {n.name}" for n in engine.networks.list(filters=selector)]
     return containers + networks
 
@@ -291,3 +292,32 @@ def test_plain_run_keeps_the_logs_and_events_reach_the_timeline_but_no_secret(
     leaks = [p for p in run_dir.rglob("*") if p.is_file() and b"s3cr3t-value" in p.read_bytes()]
     assert leaks == []
     assert "SHOP_API_TOKEN" in (run_dir / "compose.override.yaml").read_text()  # named, hidden
+
+
+def test_a_container_killed_outside_any_fault_is_broken_not_failed(
+    docker_engine: DockerClient, tmp_path: Path
+) -> None:
+    """A service's container dies by someone else's hand mid-partition: nobody is blamed."""
+    scenario = ROOT / "tests" / "integration" / "scenarios" / "sigint-partition.yaml"
+    proc = subprocess.Popen(
+        [HARNESS, "run", str(scenario), "--time-scale", "0.05", "--target", "compose",
+         "--reports-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        run_dir, project, _ = wait_for_partition(proc, tmp_path)
+        selector = [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}=redis"]
+        (redis,) = docker_engine.containers.list(filters={"label": selector})
+        redis.kill()
+        output, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    verdicts = json.loads((run_dir / "verdicts.json").read_text())
+    assert {v["status"] for v in verdicts} == {"broken"}, output
+    for verdict in verdicts:
+        assert verdict["summary"].startswith("cannot tell: the plan did not hold: service "
+                                             "'redis' container"), verdict  # fmt: skip
+    assert proc.returncode == 3, output
+    assert leftovers(docker_engine, project) == []

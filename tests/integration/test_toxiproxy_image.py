@@ -40,6 +40,20 @@ def containers(engine: DockerClient) -> list[str]:
     return [str(c.attrs["Names"][0]).lstrip("/") for c in listed]
 
 
+def start_until_the_container_runs(
+    docker_engine: DockerClient, tmp_path: Path
+) -> subprocess.Popen[str]:
+    """Start a run and return once it is in its warm-up, the container's proxies in place."""
+    proc = subprocess.Popen(command(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not containers(docker_engine):
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "no Toxiproxy container ever ran"
+        time.sleep(0.05)
+    time.sleep(1.0)
+    return proc
+
+
 def test_a_run_on_the_image_passes_and_leaves_nothing(
     docker_engine: DockerClient, tmp_path: Path
 ) -> None:
@@ -55,13 +69,7 @@ def test_a_run_on_the_image_passes_and_leaves_nothing(
 def test_sigterm_mid_fault_removes_the_container(
     docker_engine: DockerClient, tmp_path: Path
 ) -> None:
-    proc = subprocess.Popen(command(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not containers(docker_engine):
-        assert proc.poll() is None, proc.communicate()[0]
-        assert time.monotonic() < deadline, "no Toxiproxy container ever ran"
-        time.sleep(0.05)
-    time.sleep(1.0)  # into the warm-up, with the container's proxies in place
+    proc = start_until_the_container_runs(docker_engine, tmp_path)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
@@ -72,13 +80,7 @@ def test_sigkill_mid_fault_the_reaper_removes_the_container(
     docker_engine: DockerClient, tmp_path: Path
 ) -> None:
     """The harness alone is SIGKILLed: its reaper, not `harness cleanup`, removes the container."""
-    proc = subprocess.Popen(command(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not containers(docker_engine):
-        assert proc.poll() is None, proc.communicate()[0]
-        assert time.monotonic() < deadline, "no Toxiproxy container ever ran"
-        time.sleep(0.05)
-    time.sleep(1.0)  # into the warm-up, with the container's proxies in place
+    proc = start_until_the_container_runs(docker_engine, tmp_path)
     proc.kill()
     proc.communicate(timeout=60)
     killed = time.monotonic()

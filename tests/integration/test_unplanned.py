@@ -23,6 +23,7 @@ from test_exit_codes import HARNESS, SCENARIO
 from harness.faults.toxiproxy import ToxiproxyClient
 
 pytestmark = pytest.mark.integration
+Disturbance = Callable[[subprocess.Popen[str], str, Path, ToxiproxyClient], None]
 
 
 def cut_proxy(toxiproxy: ToxiproxyClient) -> str | None:
@@ -68,35 +69,42 @@ def assert_all_broken(code: int, output: str, verdicts: list[dict[str, str]], wh
     assert code == 3, output
 
 
-def test_a_partition_lifted_by_someone_else_is_broken_not_judged(
-    tmp_path: Path, toxiproxy: ToxiproxyClient
+def re_enable(
+    proc: subprocess.Popen[str], proxy: str, run: Path, toxiproxy: ToxiproxyClient
 ) -> None:
-    def re_enable(proc: subprocess.Popen[str], proxy: str) -> None:
-        toxiproxy.update_proxy(proxy, enabled=True)
-
-    code, output, verdicts = run_disturbed(tmp_path, toxiproxy, re_enable)
-    assert_all_broken(code, output, verdicts, "was enabled again by someone else")
+    """Someone else lifts the partition through Toxiproxy's API."""
+    toxiproxy.update_proxy(proxy, enabled=True)
 
 
-def test_a_service_killed_outside_any_fault_is_broken_not_failed(
-    tmp_path: Path, toxiproxy: ToxiproxyClient
+def kill_redis(
+    proc: subprocess.Popen[str], proxy: str, run: Path, toxiproxy: ToxiproxyClient
 ) -> None:
-    def kill_redis(proc: subprocess.Popen[str], proxy: str) -> None:
-        (state,) = tmp_path.glob("runs/*/state.json")
-        (redis,) = [p for p in json.loads(state.read_text())["processes"] if p["name"] == "redis"]
-        os.kill(redis["pid"], signal.SIGKILL)
-
-    code, output, verdicts = run_disturbed(tmp_path, toxiproxy, kill_redis)
-    assert_all_broken(code, output, verdicts, "service 'redis' exited (killed by SIGKILL)")
+    """A service the harness started dies outside any fault."""
+    (state,) = run.glob("runs/*/state.json")
+    (redis,) = [p for p in json.loads(state.read_text())["processes"] if p["name"] == "redis"]
+    os.kill(redis["pid"], signal.SIGKILL)
 
 
-def test_a_fault_stretched_by_a_stalled_harness_is_broken(
-    tmp_path: Path, toxiproxy: ToxiproxyClient
+def stall(proc: subprocess.Popen[str], proxy: str, run: Path, toxiproxy: ToxiproxyClient) -> None:
+    """The harness stops for 4 s: the 3 s partition lasts about 4.3 s."""
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(4)
+    proc.send_signal(signal.SIGCONT)
+
+
+@pytest.mark.parametrize(
+    ("disturb", "why"),
+    [
+        (re_enable, "was enabled again by someone else"),
+        (kill_redis, "service 'redis' exited (killed by SIGKILL)"),
+        (stall, "against the 3.00s planned"),
+    ],
+    ids=["lifted-by-someone-else", "service-killed", "harness-stalled"],
+)
+def test_a_plan_that_did_not_hold_is_broken_never_judged(
+    tmp_path: Path, toxiproxy: ToxiproxyClient, disturb: Disturbance, why: str
 ) -> None:
-    def stall(proc: subprocess.Popen[str], proxy: str) -> None:
-        proc.send_signal(signal.SIGSTOP)  # the 3 s partition now lasts about 4.3 s
-        time.sleep(4)
-        proc.send_signal(signal.SIGCONT)
-
-    code, output, verdicts = run_disturbed(tmp_path, toxiproxy, stall)
-    assert_all_broken(code, output, verdicts, "against the 3.00s planned")
+    code, output, verdicts = run_disturbed(
+        tmp_path, toxiproxy, lambda proc, proxy: disturb(proc, proxy, tmp_path, toxiproxy)
+    )
+    assert_all_broken(code, output, verdicts, why)

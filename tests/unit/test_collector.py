@@ -12,8 +12,13 @@ import httpx
 import pytest
 
 from harness.clock import FakeClock
-from harness.observe.collector import MAX_BODY, Collector
-from harness.timeline import EscalationEntry, EventEntry, Timeline
+from harness.observe.collector import MAX_BODY, MAX_REJECTED_ENTRIES, Collector
+from harness.timeline import EscalationEntry, EventEntry, RejectedPostEntry, Timeline
+
+
+def judged(timeline: Timeline) -> list[object]:
+    """What policies could see: everything but the refused posts (shown, never judged)."""
+    return [e for e in timeline.entries if not isinstance(e, RejectedPostEntry)]
 
 
 @pytest.fixture
@@ -159,7 +164,7 @@ def test_event_without_action_is_rejected_and_the_sink_keeps_serving(
     assert refused.status_code == 400
     assert "action" in refused.json()["error"]
     assert collector.rejected == 1
-    assert len(timeline) == 0
+    assert judged(timeline) == []
 
     accepted = client.post(collector.urls("worker").events, json={"action": "workflow.pause"})
     assert accepted.status_code == 202
@@ -175,7 +180,7 @@ def test_one_bad_event_in_an_array_rejects_the_whole_body(
     )
 
     assert response.status_code == 400
-    assert len(timeline) == 0
+    assert judged(timeline) == []
     assert collector.rejected == 1
 
 
@@ -190,7 +195,7 @@ def test_non_json_is_rejected(
     assert response.status_code == 400
     assert response.json()["error"].startswith("not JSON")
     assert collector.rejected == 1
-    assert len(timeline) == 0
+    assert judged(timeline) == []
 
 
 def test_a_json_scalar_is_not_an_event(collector: Collector, client: httpx.Client) -> None:
@@ -215,7 +220,7 @@ def test_oversized_body_is_refused_without_reading_it(
     assert answer.startswith(b"HTTP/1.0 413 ") or answer.startswith(b"HTTP/1.1 413 ")
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"error": "body too large"}
     assert collector.rejected == 1
-    assert len(timeline) == 0
+    assert judged(timeline) == []
     assert client.post(collector.urls("worker").events, json={"action": "a"}).status_code == 202
 
 
@@ -255,7 +260,7 @@ def test_unknown_path_is_404(
     response = client.post(events.removesuffix("/events") + "/event", json={"action": "a"})
 
     assert response.status_code == 404
-    assert len(timeline) == 0
+    assert judged(timeline) == []
 
 
 def test_query_string_is_ignored(
@@ -308,7 +313,7 @@ def test_generic_escalation_needs_a_summary(
     assert response.status_code == 400
     assert response.json() == {"error": "an escalation needs a 'summary'"}
     assert collector.rejected == 1
-    assert len(timeline) == 0
+    assert judged(timeline) == []
 
 
 def test_alertmanager_webhook(
@@ -407,7 +412,7 @@ def test_ingest_line_ignores_logs_and_malformed_lines(
     idle: Collector, timeline: Timeline, line: str
 ) -> None:
     assert idle.ingest_line("worker", line) is False
-    assert len(timeline) == 0
+    assert judged(timeline) == []
     assert idle.rejected == 0  # a log line is not a rejected payload
 
 
@@ -432,14 +437,14 @@ def test_deeply_nested_json_is_refused_and_the_connection_answered(
 
     assert response.status_code == 400
     assert response.json() == {"error": "JSON nested too deeply to read"}
-    assert (collector.rejected, len(timeline)) == (1, 0)
+    assert (collector.rejected, judged(timeline)) == (1, [])
 
 
 def test_ingest_line_ignores_deeply_nested_json(idle: Collector, timeline: Timeline) -> None:
     line = '{"action": "a", "trigger": ' + "[" * 100_000 + "]" * 100_000 + "}"
 
     assert idle.ingest_line("worker", line) is False
-    assert len(timeline) == 0
+    assert judged(timeline) == []
 
 
 @pytest.mark.parametrize("alerts", [[1, 2, 3], [{"labels": {"alertname": "A"}}, "B"], [None]])
@@ -452,7 +457,7 @@ def test_an_alertmanager_alert_that_is_not_an_object_rejects_the_body(
 
     assert response.status_code == 400
     assert response.json()["error"].endswith("is not an object")
-    assert (collector.rejected, len(timeline)) == (1, 0)
+    assert (collector.rejected, judged(timeline)) == (1, [])
 
 
 def test_a_burst_of_connections_is_queued_not_dropped() -> None:
@@ -472,3 +477,38 @@ def test_a_burst_of_connections_is_queued_not_dropped() -> None:
             client.close()
         collector.close()
     assert len(clients) == 64
+
+
+def test_a_senders_refused_body_is_shown_on_the_timeline_with_what_it_sent(
+    collector: Collector, client: httpx.Client, timeline: Timeline
+) -> None:
+    """ "The automation never said it" and "said it in a form refused" look alike otherwise."""
+    response = client.post(collector.urls("worker").events, json={"event": "workflow.pause"})
+
+    assert response.status_code == 400
+    (entry,) = timeline.of(RejectedPostEntry)
+    assert (entry.status, entry.sender, entry.path) == (400, "worker", "/events")
+    assert "non-empty string 'action'" in entry.reason
+    assert entry.excerpt == '{"event":"workflow.pause"}'
+    assert entry.peer.startswith("127.0.0.1:")
+    assert timeline.events() == ()
+
+
+def test_a_senders_oversized_body_is_shown_without_its_body(
+    collector: Collector, client: httpx.Client, timeline: Timeline
+) -> None:
+    too_large = b"x" * (MAX_BODY + 1)
+    response = client.post(collector.urls("controller").escalations, content=too_large)
+
+    assert response.status_code == 413
+    (entry,) = timeline.of(RejectedPostEntry)
+    assert (entry.status, entry.sender, entry.reason, entry.excerpt) == (
+        413, "controller", "body too large", ""
+    )  # fmt: skip
+
+
+def test_refused_bodies_recorded_are_bounded(idle: Collector, timeline: Timeline) -> None:
+    for _ in range(MAX_REJECTED_ENTRIES + 5):
+        idle.refuse_body("/events", "worker", 400, "not JSON", "127.0.0.1:1", b"x")
+    assert idle.rejected == MAX_REJECTED_ENTRIES + 5
+    assert len(timeline.of(RejectedPostEntry)) == MAX_REJECTED_ENTRIES

@@ -18,7 +18,13 @@ import pytest
 
 from harness.observe import collector as collector_module
 from harness.observe.collector import MAX_BODY, Collector
-from harness.timeline import Timeline
+from harness.timeline import RejectedPostEntry, Timeline
+
+
+def refused(timeline: Timeline) -> list[int]:
+    """The statuses of the refused posts on the timeline; fails if anything else is there."""
+    assert all(isinstance(e, RejectedPostEntry) for e in timeline.entries), timeline.entries
+    return [e.status for e in timeline.of(RejectedPostEntry)]
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +111,7 @@ def test_an_oversized_body_sent_whole_gets_its_413_not_a_reset(
     for _ in range(3):
         assert post_whole(sink, b"x" * size) == 413  # was: BrokenPipeError, the answer lost
 
-    assert (sink.rejected, len(timeline)) == (3, 0)
+    assert (sink.rejected, refused(timeline)) == (3, [413] * 3)
     assert client.post(sink.urls("worker").events, json={"action": "after"}).status_code == 202
 
 
@@ -125,7 +131,7 @@ def test_a_body_shorter_than_its_content_length_is_refused(sink: Collector) -> N
     answer = raw_exchange(sink, head(1000, sink) + b'{"action": "a"}', half_close=True)
 
     assert status_of(answer) == 400
-    assert (sink.rejected, len(timeline)) == (1, 0)
+    assert (sink.rejected, refused(timeline)) == (1, [400])
 
 
 def test_a_chunked_body_is_refused_with_411(sink: Collector) -> None:
@@ -134,7 +140,7 @@ def test_a_chunked_body_is_refused_with_411(sink: Collector) -> None:
     status = post_whole(sink, iter([b'{"action": "a", "pad": "'] + [b"x" * 4096] * 2000 + [b'"}']))
 
     assert status == 411  # was: 400 "not JSON", read as an empty body
-    assert (sink.rejected, len(timeline)) == (1, 0)
+    assert (sink.rejected, refused(timeline)) == (1, [411])
 
 
 def test_a_stalled_body_is_answered_408_within_the_bound(quick: Collector) -> None:
@@ -144,7 +150,7 @@ def test_a_stalled_body_is_answered_408_within_the_bound(quick: Collector) -> No
 
     assert status_of(answer) == 408
     assert time.monotonic() - start < 1.0 + 0.5 + 2  # the stall bound, the linger, and slack
-    assert (quick.rejected, len(quick.timeline)) == (1, 0)
+    assert (quick.rejected, refused(quick.timeline)) == (1, [408])
 
 
 def test_a_trickling_body_is_cut_off_within_the_bound(quick: Collector) -> None:
@@ -164,7 +170,7 @@ def test_a_trickling_body_is_cut_off_within_the_bound(quick: Collector) -> None:
 
     assert status_of(answer) == 408
     assert time.monotonic() - start < 2.0 + 2  # the body bound and slack
-    assert (quick.rejected, len(quick.timeline)) == (1, 0)
+    assert (quick.rejected, refused(quick.timeline)) == (1, [408])
 
 
 def test_the_sink_serves_others_while_a_client_stalls(

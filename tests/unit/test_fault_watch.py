@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from harness.errors import ToxiproxyError
@@ -34,14 +36,31 @@ def test_overrun_tolerates_half_a_second_or_a_fifth(
     assert (overrun(planned, held) is not None) is late
 
 
-def test_a_lifted_fault_is_recorded_once() -> None:
+def lifted(watch: FaultWatch) -> None:
+    watch.track("f1-partition", handle(lambda: "proxy p was enabled again by someone else"))
+
+
+def died(watch: FaultWatch) -> None:
+    watch._exited = lambda: {"redis": "exited (killed by SIGKILL), pid 7"}
+
+
+@pytest.mark.parametrize(
+    ("departure", "found", "said"),
+    [
+        (lifted, ("fault_lifted", "f1-partition"), "enabled again by someone else"),
+        (died, ("process_died", "redis"), "outside any fault"),
+    ],
+)
+def test_a_departure_from_the_plan_is_recorded_once(
+    departure: Callable[[FaultWatch], None], found: tuple[str, str], said: str
+) -> None:
     timeline = Timeline()
     watch = FaultWatch(timeline, exited=dict)
-    watch.track("f1-partition", handle(lambda: "proxy p was enabled again by someone else"))
+    departure(watch)
     watch.check_now()
     watch.check_now()
-    assert unplanned(timeline) == [("fault_lifted", "f1-partition")]
-    assert "enabled again by someone else" in timeline.of(UnplannedEntry)[0].detail
+    assert unplanned(timeline) == [found]
+    assert said in timeline.of(UnplannedEntry)[0].detail
 
 
 def test_a_fault_that_holds_or_was_healed_is_not_reported() -> None:
@@ -69,15 +88,6 @@ def test_a_fault_that_cannot_be_checked_is_reported_after_some_tries() -> None:
     assert unplanned(timeline) == []  # one slow answer is not blindness
     watch.check_now()
     assert unplanned(timeline) == [("fault_unchecked", "f1")]
-
-
-def test_a_service_that_died_by_itself_is_reported() -> None:
-    timeline = Timeline()
-    watch = FaultWatch(timeline, exited=lambda: {"redis": "exited (killed by SIGKILL), pid 7"})
-    watch.check_now()
-    watch.check_now()
-    assert unplanned(timeline) == [("process_died", "redis")]
-    assert "outside any fault" in timeline.of(UnplannedEntry)[0].detail
 
 
 def test_the_watch_thread_checks_by_itself_and_stops() -> None:
