@@ -112,7 +112,7 @@ class FaultWatch:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop checking (idempotent); the last check is done before it returns."""
+        """Stop checking (idempotent): no check runs once it has returned."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)

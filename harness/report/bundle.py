@@ -173,12 +173,10 @@ def environment(
     )
 
 
-def seal_bundle(
-    run_dir: Path, env: Environment, *, now: datetime | None = None, sign: bool = True
-) -> Manifest:
+def seal_bundle(run_dir: Path, env: Environment, *, now: datetime | None = None) -> Manifest:
     """Write ``environment.json``, then ``manifest.json`` over every file; once only.
 
-    With ``sign`` (and a key: see ``signing.py``), ``manifest.sig`` signs the manifest.
+    With a key (see ``signing.py``), ``manifest.sig`` then signs the manifest.
     """
     if (run_dir / MANIFEST).exists():
         raise BundleError(
@@ -201,11 +199,9 @@ def seal_bundle(
         files=[_describe(run_dir, rel) for rel in _regular_files(run_dir)],
     )
     text = manifest.model_dump_json(indent=1)
-    key = None
-    if sign:
-        from harness.report import signing  # cryptography: only once a run is sealed
+    from harness.report import signing  # cryptography: only once a run is sealed
 
-        key = signing.signing_key()
+    key = signing.signing_key()
     _write_once(run_dir / MANIFEST, text)
     if key is not None:
         signature = signing.sign(text.encode("utf-8"), key)
