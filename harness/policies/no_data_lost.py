@@ -14,13 +14,14 @@ A run that accepted no order cannot tell (broken). With lost orders, a timeline 
 
 from __future__ import annotations
 
+from harness.clock import format_offset
 from harness.expectations import NoDataLostExpectation
 from harness.policies.base import Status, Verdict, policy
 from harness.policies.common import count, verdict
 from harness.policies.history import ClientHistory, client_history, disagreements
 from harness.policies.reconcile import Reconciliation, drain_note, ids_text, reconcile
 from harness.policies.vocabulary import names_text, need
-from harness.timeline import Entry, Timeline
+from harness.timeline import Entry, ProbeEntry, Timeline
 
 NAME = "no_data_lost"
 SHOWN = 2  # entries quoted as evidence per kind of violation
@@ -155,8 +156,38 @@ def check(exp: NoDataLostExpectation, timeline: Timeline) -> Verdict:
     """Judge whether every accepted work item was completed, and charged, exactly once.
 
     With a final state read, from the client history and the store (and the system's events
-    checked against the store, when it reports any); without one, from its events.
+    checked against the store, when it reports any); without one, from its events. A failure
+    with nothing done twice, found after a drain that ran out of time, is broken: the state was
+    read while the system still worked, and late is not lost.
     """
+    found = _check(exp, timeline)
+    drained = timeline.of(ProbeEntry)
+    last = next((e for e in reversed(drained) if e.phase == "drain"), None)
+    if not found.is_failed or last is None or last.ok or _done_twice(exp, timeline):
+        return found
+    text = (
+        f"the system had not finished its work when the drain's bound ran out ({last.detail} "
+        f"at {format_offset(last.t)}): its final state was read mid-work, so late cannot be "
+        f"told from lost; cannot tell (read as it was: {found.summary})"
+    )
+    return verdict(NAME, None, timeline, Status.BROKEN, text, last, *found.evidence)
+
+
+def _done_twice(exp: NoDataLostExpectation, timeline: Timeline) -> bool:
+    """Whether anything was completed, charged or accepted twice: no later work undoes that."""
+    if (
+        exp.accepted_action
+        and exp.completed_action
+        and _duplicated(exp, _reconciled(exp, timeline))[0]
+    ):
+        return True
+    history = client_history(timeline)
+    if history is None or history.unreadable:
+        return False
+    return bool(history.held_twice() or history.effects_twice() or history.shared_keys())
+
+
+def _check(exp: NoDataLostExpectation, timeline: Timeline) -> Verdict:
     history = client_history(timeline)
     if history is None or (history.records("completed") is None and not history.unreadable):
         return _judge_events(exp, timeline)

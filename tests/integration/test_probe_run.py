@@ -36,7 +36,7 @@ steady_state:
     command: {{argv: [{python}, -c, "print('[]')"], json: true, expect: {{empty: true}}}}
 workload: {{rate: 10, method: POST, url: "{{api}}/orders", json: {{amount: 42}}}}
 faults:
-  - {{type: partition, edge: worker -> payments, at: 0s, duration: 2s}}
+  - {{type: partition, edge: worker -> payments, at: 0s, duration: 20s}}
 drain:
   redis: {{url: "{{redis}}/0", command: [LLEN, "queue:orders"], expect: {{equals: 0}}}}
   within: 1m
@@ -51,7 +51,8 @@ QUEUE_GUARD = (
     'redis: {url: "{redis}/0", command: [LLEN, "queue:orders"], expect: {range: [0, 100000]}}'
 )
 # a shell, not Python: on a loaded machine a Python start-up per check (twice in a row) could
-# outlast the short run, and the guard would never trip
+# outlast the short run, and the guard would never trip; and a partition of 20 s (1 s here), as
+# in CI a 0.1 s one ended before two checks 0.1 s apart had failed
 FAILING_GUARD = 'command: {argv: [sh, -c, "exit 7"]}'
 
 

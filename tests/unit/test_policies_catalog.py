@@ -30,6 +30,7 @@ from harness.timeline import (
     EventEntry,
     FaultEntry,
     PhaseEntry,
+    ProbeEntry,
     RequestEntry,
     Timeline,
 )
@@ -864,6 +865,42 @@ def test_no_data_lost_names_a_missing_drain_as_context() -> None:
         "4 accepted, 1 lost (o-4), 0 duplicated, 0 half-saved (the timeline has no 'drain' "
         "phase: the system may not have finished its work)"
     )
+
+
+def unfinished_drain() -> ProbeEntry:
+    """The drain's last sample: the bound ran out with work still queued."""
+    return ProbeEntry(
+        t=7.0, probe="drain", ok=False, phase="drain", detail="queue: expected 0, got 11"
+    )
+
+
+def test_no_data_lost_read_mid_work_after_a_drain_that_ran_out_is_broken() -> None:
+    """Seen in CI: the drain's 3 s ran out under load, and orders still queued read as lost."""
+    entries = orders_run()
+    lost = [entries[7], entries[8], entries[10], entries[11]]
+    unfinished = unfinished_drain()
+    verdict = data_policy.check(NO_DATA_LOST, make(*without(entries, *lost), unfinished))
+    assert verdict.status is Status.BROKEN
+    assert verdict.summary == (
+        "the system had not finished its work when the drain's bound ran out (queue: expected 0, "
+        "got 11 at 00:07.0): its final state was read mid-work, so late cannot be told from lost; "
+        "cannot tell (read as it was: 4 accepted, 2 lost (o-3, o-4), 0 duplicated, 0 half-saved)"
+    )
+    assert unfinished in verdict.evidence
+
+
+def test_no_data_lost_after_a_drain_that_ran_out_still_fails_what_was_done_twice() -> None:
+    twice = done(2.5, "o-2")  # no later work undoes a second completion
+    verdict = data_policy.check(NO_DATA_LOST, make(*orders_run(), twice, unfinished_drain()))
+    assert verdict.status is Status.FAILED
+    assert "1 duplicated (o-2)" in verdict.summary
+
+
+def test_no_data_lost_after_a_drain_that_finished_fails_lost_orders() -> None:
+    entries = orders_run()
+    finished = unfinished_drain().model_copy(update={"ok": True, "detail": "value 0"})
+    verdict = data_policy.check(NO_DATA_LOST, make(*without(entries, entries[11]), finished))
+    assert verdict.status is Status.FAILED
 
 
 def test_no_data_lost_fails_an_order_completed_twice() -> None:
