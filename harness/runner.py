@@ -198,7 +198,8 @@ class Runner:
         """Judge the timeline (or say why not), seal the bundle; re-raise an interrupt after."""
         if interrupted is not None:
             verdicts = [interrupted_verdict(timeline, interrupted)]
-        elif aborted is not None:
+        elif aborted is not None or timeline.of(GuardEntry):  # a guard that tripped too late
+            # to stop the run (after the last look, in the drain) still says it was not safe
             verdicts = [aborted_verdict(timeline)]
         elif mode == "no-automation":  # recovery and data are judged; the automation was off
             assert prepared.runbook is not None

@@ -1,4 +1,4 @@
-"""A signal while a run's folder, state file and reaper are being made: the folder is sealed."""
+"""The run's edges: a signal while its folder is made, a guard that trips after the last look."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from harness.policies import Status
 from harness.prepare import prepare
 from harness.reaper import Watchdog
 from harness.report.bundle import verify_bundle
 from harness.runner import Runner, RunOptions
 from harness.state import read_record
+from harness.timeline import GuardEntry, PhaseEntry, Timeline
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "payments-partition.yaml"
 
@@ -42,3 +44,23 @@ def test_ctrl_c_while_the_reaper_starts_seals_the_run_as_interrupted(
     assert [(v["policy"], v["status"]) for v in verdicts] == [("run", "interrupted")]
     assert "interrupted by SIGINT" in verdicts[0]["summary"]
     assert read_record(run_dir / "state.json").finished
+
+
+def test_a_guard_that_tripped_after_the_last_look_still_aborts_the_run(tmp_path: Path) -> None:
+    """Seen in CI: a guard tripped in the drain, after the runner's last look; the run passed."""
+    prepared = prepare(SCENARIO, None)
+    run_dir = tmp_path / "runs" / "late-guard"
+    (run_dir / "logs").mkdir(parents=True)
+    (run_dir / "scenario.yaml").write_text(SCENARIO.read_text())
+    timeline = Timeline(0.05)
+    timeline.append(PhaseEntry(t=0.1, phase="inject"))
+    tripped = timeline.append(GuardEntry(t=0.6, guard="backlog", detail="exit code 7"))
+    timeline.append(PhaseEntry(t=0.7, phase="drain"))
+    timeline.write(run_dir / "timeline.json")
+    runner = Runner(RunOptions(time_scale=0.05, reports_dir=tmp_path))
+
+    result = runner._conclude(prepared, timeline, "automated", "late-guard", run_dir, None, None)
+
+    assert [(v.policy, v.status) for v in result.verdicts] == [("guard", Status.ABORTED)]
+    assert result.verdicts[0].evidence[0] == tripped
+    assert verify_bundle(run_dir) == []
